@@ -1,0 +1,25 @@
+// genmodel/core/device.hpp: device tags. The device is a template parameter
+// of tensors, layers and models, so CPU-only code never sees CUDA.
+#pragma once
+
+#include <type_traits>
+
+namespace genmodel {
+
+struct cpu {
+  static constexpr const char* name = "cpu";
+};
+
+/// Tag of the CUDA backend; its specialisations live in headers that only an
+/// nvcc-compiled translation unit includes (GENMODEL_WITH_CUDA).
+struct cuda {
+  static constexpr const char* name = "cuda";
+};
+
+template <class D>
+concept Device = requires { D::name; };
+
+template <class T>
+concept Scalar = std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+}  // namespace genmodel

@@ -1,0 +1,424 @@
+// genmodel/kernels/cpu/conv.hpp: raw-pointer 2-D convolution kernels (NCHW,
+// row-major, no bias) with stride, padding, dilation and groups: forward,
+// backward-data and backward-weight, built on im2col/col2im + gemm.
+// Transposed convolution is the same three kernels on
+// conv_transpose2d_geometry(): its forward is conv2d_backward_data, its
+// backward-data is conv2d_forward and its weight gradient is
+// conv2d_backward_weight(g, dy_t, x_t, dw).
+//
+// Threading: images are split into one contiguous range per thread, and each
+// thread runs im2col + gemm on a chunk of its images at a time (several small
+// images share one product so the gemm stays efficient). Results are
+// bitwise reproducible for a given thread count and agree up to rounding
+// across thread counts; the weight gradient sums one partial per thread in a
+// fixed order. Scratch is allocated before any parallel region, so nothing
+// throws inside one.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "genmodel/core/error.hpp"
+#include "genmodel/core/parallel.hpp"
+#include "genmodel/core/scratch.hpp"
+#include "genmodel/kernels/cpu/gemm.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace genmodel::kernels::cpu {
+
+/// x is (n, c, h, w), weight is (o, c/groups, kh, kw), y is (n, o, oh, ow).
+struct Conv2dGeometry {
+  int64_t n, c, h, w, o, kh, kw, oh, ow;
+  int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+};
+
+/// Validates a convolution and computes its output size like PyTorch:
+/// oh = (h + 2*pad_h - dil_h*(kh-1) - 1) / stride_h + 1 (floor), same for ow.
+/// A batch of n == 0 is accepted (the kernels then do nothing and the weight
+/// gradient is zero). Throws genmodel::Error naming "conv2d" and the values.
+inline Conv2dGeometry conv2d_geometry(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o,
+                                      int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w,
+                                      int64_t pad_h, int64_t pad_w, int64_t dil_h, int64_t dil_w,
+                                      int64_t groups) {
+  GM_CHECK(n >= 0, "conv2d: batch size must be non-negative, got ", n);
+  GM_CHECK(c > 0 && h > 0 && w > 0, "conv2d: input (c, h, w) must be positive, got (", c, ", ",
+           h, ", ", w, ")");
+  GM_CHECK(o > 0, "conv2d: out_channels must be positive, got ", o);
+  GM_CHECK(kh > 0 && kw > 0, "conv2d: kernel size must be positive, got (", kh, ", ", kw, ")");
+  GM_CHECK(stride_h > 0 && stride_w > 0, "conv2d: stride must be positive, got (", stride_h, ", ",
+           stride_w, ")");
+  GM_CHECK(pad_h >= 0 && pad_w >= 0, "conv2d: padding must be non-negative, got (", pad_h, ", ",
+           pad_w, ")");
+  GM_CHECK(dil_h > 0 && dil_w > 0, "conv2d: dilation must be positive, got (", dil_h, ", ", dil_w,
+           ")");
+  GM_CHECK(groups > 0, "conv2d: groups must be positive, got ", groups);
+  GM_CHECK(c % groups == 0, "conv2d: in_channels (", c, ") must be divisible by groups (", groups,
+           ")");
+  GM_CHECK(o % groups == 0, "conv2d: out_channels (", o, ") must be divisible by groups (", groups,
+           ")");
+  const int64_t eh = h + 2 * pad_h - dil_h * (kh - 1) - 1;
+  const int64_t ew = w + 2 * pad_w - dil_w * (kw - 1) - 1;
+  GM_CHECK(eh >= 0 && ew >= 0, "conv2d: output size would be empty: input (", h, ", ", w,
+           ") with padding (", pad_h, ", ", pad_w, ") is smaller than the dilated kernel (",
+           dil_h * (kh - 1) + 1, ", ", dil_w * (kw - 1) + 1, ")");
+  return Conv2dGeometry{n,      c,        h,        w,     o,     kh,    kw,    eh / stride_h + 1,
+                        ew / stride_w + 1, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups};
+}
+
+/// Geometry of the convolution whose backward-data is conv_transpose2d.
+/// x_t is (n, cin, h, w), weight is (cin, cout/groups, kh, kw) (PyTorch's
+/// ConvTranspose2d layout) and the transposed output y_t is (n, cout, oh, ow)
+/// with oh = (h-1)*stride_h - 2*pad_h + dil_h*(kh-1) + out_pad_h + 1.
+/// The returned geometry describes the forward convolution y_t -> x_t:
+/// c = cout, (h, w) = the transposed output size, o = cin, (oh, ow) = (h, w)
+/// of x_t. output_padding must be smaller than stride or dilation.
+inline Conv2dGeometry conv_transpose2d_geometry(int64_t n, int64_t cin, int64_t h, int64_t w,
+                                                int64_t cout, int64_t kh, int64_t kw,
+                                                int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                                                int64_t pad_w, int64_t out_pad_h,
+                                                int64_t out_pad_w, int64_t dil_h, int64_t dil_w,
+                                                int64_t groups) {
+  GM_CHECK(n >= 0, "conv_transpose2d: batch size must be non-negative, got ", n);
+  GM_CHECK(cin > 0 && h > 0 && w > 0, "conv_transpose2d: input (c, h, w) must be positive, got (",
+           cin, ", ", h, ", ", w, ")");
+  GM_CHECK(cout > 0, "conv_transpose2d: out_channels must be positive, got ", cout);
+  GM_CHECK(kh > 0 && kw > 0, "conv_transpose2d: kernel size must be positive, got (", kh, ", ",
+           kw, ")");
+  GM_CHECK(stride_h > 0 && stride_w > 0, "conv_transpose2d: stride must be positive, got (",
+           stride_h, ", ", stride_w, ")");
+  GM_CHECK(pad_h >= 0 && pad_w >= 0, "conv_transpose2d: padding must be non-negative, got (",
+           pad_h, ", ", pad_w, ")");
+  GM_CHECK(dil_h > 0 && dil_w > 0, "conv_transpose2d: dilation must be positive, got (", dil_h,
+           ", ", dil_w, ")");
+  GM_CHECK(out_pad_h >= 0 && out_pad_w >= 0,
+           "conv_transpose2d: output_padding must be non-negative, got (", out_pad_h, ", ",
+           out_pad_w, ")");
+  GM_CHECK((out_pad_h < stride_h || out_pad_h < dil_h) && (out_pad_w < stride_w || out_pad_w < dil_w),
+           "conv_transpose2d: output_padding (", out_pad_h, ", ", out_pad_w,
+           ") must be smaller than either stride (", stride_h, ", ", stride_w,
+           ") or dilation (", dil_h, ", ", dil_w, ")");
+  GM_CHECK(groups > 0, "conv_transpose2d: groups must be positive, got ", groups);
+  GM_CHECK(cin % groups == 0, "conv_transpose2d: in_channels (", cin,
+           ") must be divisible by groups (", groups, ")");
+  GM_CHECK(cout % groups == 0, "conv_transpose2d: out_channels (", cout,
+           ") must be divisible by groups (", groups, ")");
+  const int64_t th = (h - 1) * stride_h - 2 * pad_h + dil_h * (kh - 1) + out_pad_h + 1;
+  const int64_t tw = (w - 1) * stride_w - 2 * pad_w + dil_w * (kw - 1) + out_pad_w + 1;
+  GM_CHECK(th > 0 && tw > 0, "conv_transpose2d: output size (", th, ", ", tw,
+           ") is not positive for input (", h, ", ", w, ") with padding (", pad_h, ", ", pad_w,
+           ")");
+  return Conv2dGeometry{n,        cout,     th,    tw,    cin,   kh,    kw,    h,
+                        w,        stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups};
+}
+
+namespace detail {
+
+/// Range [lo, hi) of output columns ox whose input column ox*stride + off
+/// lies inside [0, size).
+inline void conv_valid_range(int64_t off, int64_t stride, int64_t size, int64_t count,
+                             int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = (size - 1 - off) >= 0 ? (size - 1 - off) / stride + 1 : 0;
+  lo = std::min(lo, count);
+  hi = std::clamp(hi, lo, count);
+}
+
+/// im2col of one image and one group: x is (cg, h, w); col is
+/// (cg*kh*kw, oh*ow) with row stride ldc, row (ci*kh + ki)*kw + kj.
+template <class T>
+void im2col(const Conv2dGeometry& g, const T* x, int64_t cg, T* col, int64_t ldc) {
+  const int64_t hw = g.h * g.w;
+  for (int64_t ci = 0; ci < cg; ++ci) {
+    const T* xc = x + ci * hw;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        T* row = col + ((ci * g.kh + ki) * g.kw + kj) * ldc;
+        const int64_t offw = kj * g.dil_w - g.pad_w;
+        int64_t lo, hi;
+        conv_valid_range(offw, g.stride_w, g.w, g.ow, lo, hi);
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          T* dst = row + oy * g.ow;
+          const int64_t iy = oy * g.stride_h + ki * g.dil_h - g.pad_h;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(dst, dst + g.ow, T(0));
+            continue;
+          }
+          const T* src = xc + iy * g.w + offw;
+          std::fill(dst, dst + lo, T(0));
+          if (g.stride_w == 1) {
+            std::copy(src + lo, src + hi, dst + lo);
+          } else {
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * g.stride_w];
+          }
+          std::fill(dst + hi, dst + g.ow, T(0));
+        }
+      }
+    }
+  }
+}
+
+/// col2im of one image and one group, accumulating: x (cg, h, w) += the
+/// columns of col (cg*kh*kw, oh*ow, row stride ldc) scattered back.
+template <class T>
+void col2im(const Conv2dGeometry& g, const T* col, int64_t ldc, int64_t cg, T* x) {
+  const int64_t hw = g.h * g.w;
+  for (int64_t ci = 0; ci < cg; ++ci) {
+    T* xc = x + ci * hw;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const T* row = col + ((ci * g.kh + ki) * g.kw + kj) * ldc;
+        const int64_t offw = kj * g.dil_w - g.pad_w;
+        int64_t lo, hi;
+        conv_valid_range(offw, g.stride_w, g.w, g.ow, lo, hi);
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const int64_t iy = oy * g.stride_h + ki * g.dil_h - g.pad_h;
+          if (iy < 0 || iy >= g.h) continue;
+          const T* srow = row + oy * g.ow;
+          T* dst = xc + iy * g.w + offw;
+          if (g.stride_w == 1) {
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += srow[ox];
+          } else {
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox * g.stride_w] += srow[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+/// A 1x1, stride-1, unpadded convolution whose output plane is the input
+/// plane: the image itself is the column matrix.
+inline bool conv_is_pointwise(const Conv2dGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
+         g.pad_w == 0 && g.oh == g.h && g.ow == g.w;
+}
+
+/// gemm from a kernel: single-threaded Eigen inside a parallel region, the
+/// configured threads otherwise.
+template <class T>
+void conv_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) {
+    gemm_eigen(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#endif
+  gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/// How the batch is split: `slots` contiguous image ranges (one per thread),
+/// each processed `chunk` images per gemm.
+struct ConvPlan {
+  int64_t slots, chunk;
+  int64_t begin(int64_t s, int64_t n) const { return n * s / slots; }
+};
+
+inline ConvPlan conv_plan(const Conv2dGeometry& g) {
+  int64_t nt = num_threads();
+#ifdef _OPENMP
+  if (omp_in_parallel()) nt = 1;
+#endif
+  const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(nt, g.n));
+  const int64_t per_slot = (g.n + slots - 1) / slots;
+  const int64_t p = g.oh * g.ow;
+  const int64_t k = (g.c / g.groups) * g.kh * g.kw;
+  // Enough columns per product for the gemm to run near peak, but keep the
+  // column buffer of one thread within about 2M elements.
+  constexpr int64_t kTargetCols = 512;
+  constexpr int64_t kMaxColElems = int64_t(1) << 21;
+  int64_t chunk = std::max<int64_t>(1, kTargetCols / std::max<int64_t>(p, 1));
+  chunk = std::min(chunk, std::max<int64_t>(1, kMaxColElems / std::max<int64_t>(k * p, 1)));
+  chunk = std::clamp<int64_t>(chunk, 1, std::max<int64_t>(per_slot, 1));
+  return ConvPlan{slots, chunk};
+}
+
+}  // namespace detail
+
+/// y (n, o, oh, ow) = conv(x (n, c, h, w), weight (o, c/groups, kh, kw)).
+/// y is overwritten; no bias.
+template <class T>
+void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) {
+  if (g.n <= 0) return;
+  const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
+  const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
+  const bool pointwise = detail::conv_is_pointwise(g);
+  const detail::ConvPlan plan = detail::conv_plan(g);
+  const int64_t nb = plan.chunk, cols = nb * P;
+  // Per slot: the column matrix of one group (K, nb*P) unless the image is
+  // its own column matrix, and the product (o, nb*P) when nb > 1.
+  const int64_t col_elems = (pointwise && nb == 1) ? 0 : K * cols;
+  const int64_t out_elems = nb > 1 ? g.o * cols : 0;
+  const int64_t per_slot = col_elems + out_elems;
+  Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
+
+  parallel_for(0, plan.slots, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      T* col = scratch.data() + s * per_slot;
+      T* out = col + col_elems;
+      const int64_t i_end = plan.begin(s + 1, g.n);
+      for (int64_t i0 = plan.begin(s, g.n); i0 < i_end; i0 += nb) {
+        const int64_t b = std::min(nb, i_end - i0), ncols = b * P;
+        for (int64_t gi = 0; gi < G; ++gi) {
+          const T* colp;
+          int64_t ldcol;
+          if (pointwise && nb == 1) {
+            colp = x + (i0 * g.c + gi * cg) * HW;
+            ldcol = P;
+          } else {
+            for (int64_t j = 0; j < b; ++j)
+              detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, col + j * P, ncols);
+            colp = col;
+            ldcol = ncols;
+          }
+          if (nb == 1) {
+            detail::conv_gemm(false, false, og, P, K, T(1), weight + gi * og * K, K, colp, ldcol,
+                              T(0), y + (i0 * g.o + gi * og) * P, P);
+          } else {
+            detail::conv_gemm(false, false, og, ncols, K, T(1), weight + gi * og * K, K, colp,
+                              ldcol, T(0), out + gi * og * ncols, ncols);
+          }
+        }
+        if (nb > 1) {
+          for (int64_t j = 0; j < b; ++j)
+            for (int64_t oc = 0; oc < g.o; ++oc)
+              std::memcpy(y + ((i0 + j) * g.o + oc) * P, out + oc * ncols + j * P,
+                          sizeof(T) * std::size_t(P));
+        }
+      }
+    }
+  });
+}
+
+/// dx (n, c, h, w) = gradient of conv2d_forward with respect to x, given
+/// dy (n, o, oh, ow) and weight (o, c/groups, kh, kw). dx is overwritten.
+template <class T>
+void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx) {
+  if (g.n <= 0) return;
+  const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
+  const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
+  const bool pointwise = detail::conv_is_pointwise(g);
+  const detail::ConvPlan plan = detail::conv_plan(g);
+  const int64_t nb = plan.chunk, cols = nb * P;
+  // Per slot: the gathered dy (o, nb*P) when nb > 1 and the column gradient
+  // of one group (K, nb*P) unless the product lands in dx directly.
+  const int64_t dy_elems = nb > 1 ? g.o * cols : 0;
+  const int64_t col_elems = (pointwise && nb == 1) ? 0 : K * cols;
+  const int64_t per_slot = dy_elems + col_elems;
+  Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
+
+  parallel_for(0, plan.slots, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      T* dyb = scratch.data() + s * per_slot;
+      T* dcol = dyb + dy_elems;
+      const int64_t i_end = plan.begin(s + 1, g.n);
+      for (int64_t i0 = plan.begin(s, g.n); i0 < i_end; i0 += nb) {
+        const int64_t b = std::min(nb, i_end - i0), ncols = b * P;
+        const T* dyp;
+        int64_t lddy;
+        if (nb == 1) {
+          dyp = dy + i0 * g.o * P;
+          lddy = P;
+        } else {
+          for (int64_t j = 0; j < b; ++j)
+            for (int64_t oc = 0; oc < g.o; ++oc)
+              std::memcpy(dyb + oc * ncols + j * P, dy + ((i0 + j) * g.o + oc) * P,
+                          sizeof(T) * std::size_t(P));
+          dyp = dyb;
+          lddy = ncols;
+        }
+        if (pointwise && nb == 1) {
+          for (int64_t gi = 0; gi < G; ++gi)
+            detail::conv_gemm(true, false, cg, P, og, T(1), weight + gi * og * K, K,
+                              dyp + gi * og * lddy, lddy, T(0), dx + (i0 * g.c + gi * cg) * HW, HW);
+          continue;
+        }
+        std::fill(dx + i0 * g.c * HW, dx + (i0 + b) * g.c * HW, T(0));
+        for (int64_t gi = 0; gi < G; ++gi) {
+          detail::conv_gemm(true, false, K, ncols, og, T(1), weight + gi * og * K, K,
+                            dyp + gi * og * lddy, lddy, T(0), dcol, ncols);
+          for (int64_t j = 0; j < b; ++j)
+            detail::col2im(g, dcol + j * P, ncols, cg, dx + ((i0 + j) * g.c + gi * cg) * HW);
+        }
+      }
+    }
+  });
+}
+
+/// dw (o, c/groups, kh, kw) = gradient of conv2d_forward with respect to the
+/// weight, given x (n, c, h, w) and dy (n, o, oh, ow). dw is overwritten.
+/// Each thread sums its own images into a partial; partials are added in
+/// slot order.
+template <class T>
+void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dw) {
+  const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
+  const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
+  const int64_t wsize = g.o * K;
+  if (g.n <= 0) {
+    std::fill(dw, dw + wsize, T(0));
+    return;
+  }
+  const bool pointwise = detail::conv_is_pointwise(g);
+  const detail::ConvPlan plan = detail::conv_plan(g);
+  const int64_t nb = plan.chunk, cols = nb * P;
+  // Per slot: gathered dy (o, nb*P) when nb > 1, the column matrix of one
+  // group (K, nb*P) unless the image is its own, and a partial dw for every
+  // slot after the first (slot 0 accumulates into dw).
+  const int64_t dy_elems = nb > 1 ? g.o * cols : 0;
+  const int64_t col_elems = (pointwise && nb == 1) ? 0 : K * cols;
+  const int64_t per_slot = dy_elems + col_elems + wsize;
+  Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
+
+  parallel_for(0, plan.slots, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      T* dyb = scratch.data() + s * per_slot;
+      T* col = dyb + dy_elems;
+      T* part = s == 0 ? dw : col + col_elems;
+      const int64_t i_end = plan.begin(s + 1, g.n);
+      bool first = true;
+      for (int64_t i0 = plan.begin(s, g.n); i0 < i_end; i0 += nb) {
+        const int64_t b = std::min(nb, i_end - i0), ncols = b * P;
+        const T* dyp;
+        int64_t lddy;
+        if (nb == 1) {
+          dyp = dy + i0 * g.o * P;
+          lddy = P;
+        } else {
+          for (int64_t j = 0; j < b; ++j)
+            for (int64_t oc = 0; oc < g.o; ++oc)
+              std::memcpy(dyb + oc * ncols + j * P, dy + ((i0 + j) * g.o + oc) * P,
+                          sizeof(T) * std::size_t(P));
+          dyp = dyb;
+          lddy = ncols;
+        }
+        for (int64_t gi = 0; gi < G; ++gi) {
+          const T* colp;
+          int64_t ldcol;
+          if (pointwise && nb == 1) {
+            colp = x + (i0 * g.c + gi * cg) * HW;
+            ldcol = P;
+          } else {
+            for (int64_t j = 0; j < b; ++j)
+              detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, col + j * P, ncols);
+            colp = col;
+            ldcol = ncols;
+          }
+          detail::conv_gemm(false, true, og, K, ncols, T(1), dyp + gi * og * lddy, lddy, colp,
+                            ldcol, first ? T(0) : T(1), part + gi * og * K, K);
+        }
+        first = false;
+      }
+      if (first) std::fill(part, part + wsize, T(0));  // a slot without images
+    }
+  });
+  for (int64_t s = 1; s < plan.slots; ++s) {
+    const T* part = scratch.data() + s * per_slot + dy_elems + col_elems;
+    for (int64_t i = 0; i < wsize; ++i) dw[i] += part[i];
+  }
+}
+
+}  // namespace genmodel::kernels::cpu

@@ -1,0 +1,325 @@
+// genmodel/ops/shape_ops.hpp: reshape (a free view), permute/transpose,
+// narrow, concat/stack, index_select, gather/scatter_add, broadcast_to and
+// clone. Everything but reshape writes a new contiguous tensor; each op's
+// backward is its adjoint (narrow <-> embed, gather <-> scatter_add, ...).
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "genmodel/ops/reduce.hpp"
+
+namespace genmodel {
+
+namespace detail {
+inline Shape infer_shape(const std::vector<int64_t>& dims, int64_t numel, const Shape& from) {
+  Shape out;
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1) {
+      GM_CHECK(infer < 0, "reshape: only one dim can be -1 in the new shape of a tensor of shape ", from);
+      infer = static_cast<int>(i);
+      out.push_back(0);
+    } else {
+      GM_CHECK(dims[i] >= 0, "reshape: invalid dim ", dims[i], " in the new shape");
+      out.push_back(dims[i]);
+      known *= dims[i];
+    }
+  }
+  if (infer >= 0) {
+    GM_CHECK(known > 0 && numel % known == 0, "reshape: cannot infer -1 to reshape ", from, " (", numel,
+             " elements) with the other dims multiplying to ", known);
+    out[infer] = numel / known;
+  }
+  GM_CHECK(out.numel() == numel, "reshape: shape ", out, " (", out.numel(), " elements) is invalid for a tensor of shape ",
+           from, " (", numel, " elements)");
+  return out;
+}
+
+template <class T>
+void check_index_range(const int64_t* idx, int64_t n, int64_t limit, const char* op) {
+  for (int64_t i = 0; i < n; ++i)
+    GM_CHECK(idx[i] >= 0 && idx[i] < limit, op, ": index ", idx[i], " at position ", i,
+             " is out of range for a dim of size ", limit);
+}
+
+/// Copies x (outer, n, inner) into out (outer, total, inner) at position start along the middle.
+template <class T>
+void copy_block(const T* x, int64_t outer, int64_t n, int64_t inner, T* out, int64_t total, int64_t start) {
+  parallel_for(0, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * inner)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      std::memcpy(out + (o * total + start) * inner, x + o * n * inner, sizeof(T) * n * inner);
+  });
+}
+
+/// The inverse of narrow: g placed at [start, start + len) of dim in zeros of `shape`.
+template <class T, class D>
+Tensor<T, D> embed(const Tensor<T, D>& g, const Shape& shape, int dim, int64_t start) {
+  auto out = zeros<T, D>(shape);
+  const int64_t n = g.shape()[dim];
+  copy_block(g.data(), shape.prod(0, dim), n, shape.prod(dim + 1, shape.size()), out.data(), shape[dim], start);
+  return record(out, "narrow_backward", {&g}, [dim, start, n](const Tensor<T, D>& gg, const Tensor<T, D>&, unsigned) {
+    return Grads<T, D>{narrow(gg, dim, start, n)};
+  });
+}
+
+/// Visits every element of an index tensor of `ishape`: f(flat index position,
+/// offset in a tensor of `xshape` with the `dim` coordinate removed).
+template <class F>
+void for_each_index(const Shape& ishape, const Shape& xshape, int dim, F f) {
+  const int n = ishape.size();
+  std::array<int64_t, Shape::kMaxDims> xstride{}, idx{};
+  int64_t acc = 1;
+  for (int d = n - 1; d >= 0; --d) {
+    xstride[d] = acc;
+    acc *= xshape[d];
+  }
+  for (int64_t i = 0, total = ishape.numel(); i < total; ++i) {
+    int64_t off = 0;
+    for (int d = 0; d < n; ++d)
+      if (d != dim) off += idx[d] * xstride[d];
+    f(i, off, xstride[dim]);
+    for (int d = n - 1; d >= 0; --d) {
+      if (++idx[d] < ishape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+template <class T, class D>
+void check_gather_shapes(const Shape& xs, int dim, const Shape& is, const char* op) {
+  GM_CHECK(is.size() == xs.size(), op, ": index of shape ", is, " must have the rank of the data shape ", xs);
+  for (int d = 0; d < xs.size(); ++d)
+    GM_CHECK(d == dim || is[d] <= xs[d], op, ": index shape ", is, " exceeds data shape ", xs, " at dim ", d);
+}
+
+/// zeros(shape) with g's rows added at `index` along dim (the adjoint of index_select).
+template <class T, class D>
+Tensor<T, D> index_add(const Shape& shape, int dim, const Tensor<int64_t, D>& index, const Tensor<T, D>& g) {
+  auto out = zeros<T, D>(shape);
+  const int64_t outer = shape.prod(0, dim), inner = shape.prod(dim + 1, shape.size()), n = index.numel();
+  const int64_t* idx = index.data();
+  // Each output row is written by one thread, in index order: deterministic.
+  parallel_for(0, inner, 256, [&](int64_t j0, int64_t j1) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < n; ++i) {
+        T* dst = out.data() + (o * shape[dim] + idx[i]) * inner;
+        const T* src = g.data() + (o * n + i) * inner;
+        for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
+      }
+  });
+  return record(out, "index_add", {&g}, [dim, index](const Tensor<T, D>& gg, const Tensor<T, D>&, unsigned) {
+    return Grads<T, D>{index_select(gg, dim, index)};
+  });
+}
+}  // namespace detail
+
+template <class T, class D>
+Tensor<T, D> reshape(const Tensor<T, D>& x, const std::vector<int64_t>& dims) {
+  const Shape shape = detail::infer_shape(dims, x.numel(), x.shape());
+  auto out = Tensor<T, D>::from_storage(x.storage(), shape, x.storage_offset());
+  if constexpr (!std::is_same_v<T, int64_t>)
+    record(out, "reshape", {&x}, [from = x.shape()](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+      return detail::Grads<T, D>{reshape(g, from.vec())};
+    });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> flatten(const Tensor<T, D>& x, int64_t start_dim, int64_t end_dim) {
+  if (x.dim() == 0) return reshape(x, {1});
+  const int s = wrap_dim(start_dim, x.dim(), "flatten"), e = wrap_dim(end_dim, x.dim(), "flatten");
+  GM_CHECK(s <= e, "flatten: start_dim ", start_dim, " comes after end_dim ", end_dim);
+  std::vector<int64_t> dims(x.shape().begin(), x.shape().begin() + s);
+  dims.push_back(x.shape().prod(s, e + 1));
+  dims.insert(dims.end(), x.shape().begin() + e + 1, x.shape().end());
+  return reshape(x, dims);
+}
+
+template <class T, class D>
+Tensor<T, D> unsqueeze(const Tensor<T, D>& x, int64_t dim) {
+  const int d = wrap_dim(dim, x.dim() + 1, "unsqueeze");
+  auto dims = x.shape().vec();
+  dims.insert(dims.begin() + d, 1);
+  return reshape(x, dims);
+}
+
+template <class T, class D>
+Tensor<T, D> squeeze(const Tensor<T, D>& x, int64_t dim) {
+  const int d = wrap_dim(dim, x.dim(), "squeeze");
+  GM_CHECK(x.shape()[d] == 1, "squeeze: dim ", dim, " of shape ", x.shape(), " has size ", x.shape()[d], ", not 1");
+  auto dims = x.shape().vec();
+  dims.erase(dims.begin() + d);
+  return reshape(x, dims);
+}
+
+template <class T, class D>
+Tensor<T, D> permute(const Tensor<T, D>& x, const std::vector<int>& perm_in) {
+  GM_CHECK(static_cast<int>(perm_in.size()) == x.dim(), "permute: ", perm_in.size(), " dims given for a tensor of shape ", x.shape());
+  std::vector<int> perm, seen(x.dim(), 0);
+  Shape out_shape;
+  for (int p : perm_in) {
+    const int d = wrap_dim(p, x.dim(), "permute");
+    GM_CHECK(!seen[d]++, "permute: dim ", p, " appears twice");
+    perm.push_back(d);
+    out_shape.push_back(x.shape()[d]);
+  }
+  auto out = Tensor<T, D>::empty(out_shape);
+  kernels::cpu::permute(x.data(), x.shape(), perm, out.data());
+  return record(out, "permute", {&x}, [perm](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    std::vector<int> inverse(perm.size());
+    for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int>(i);
+    return detail::Grads<T, D>{permute(g, inverse)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> transpose(const Tensor<T, D>& x, int64_t d0, int64_t d1) {
+  std::vector<int> perm(x.dim());
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[wrap_dim(d0, x.dim(), "transpose")], perm[wrap_dim(d1, x.dim(), "transpose")]);
+  return permute(x, perm);
+}
+
+template <class T, class D>
+Tensor<T, D> narrow(const Tensor<T, D>& x, int64_t dim, int64_t start, int64_t length) {
+  const int d = wrap_dim(dim, x.dim(), "narrow");
+  GM_CHECK(start >= 0 && length >= 0 && start + length <= x.shape()[d], "narrow: [", start, ", ", start + length,
+           ") is out of range for dim ", d, " of shape ", x.shape());
+  Shape out_shape = x.shape();
+  out_shape[d] = length;
+  auto out = Tensor<T, D>::empty(out_shape);
+  const int64_t outer = x.shape().prod(0, d), inner = x.shape().prod(d + 1, x.dim()), total = x.shape()[d];
+  parallel_for(0, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, length * inner)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      std::memcpy(out.data() + o * length * inner, x.data() + (o * total + start) * inner, sizeof(T) * length * inner);
+  });
+  return record(out, "narrow", {&x}, [shape = x.shape(), d, start](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return detail::Grads<T, D>{detail::embed(g, shape, d, start)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> concat(const std::vector<Tensor<T, D>>& xs, int64_t dim) {
+  GM_CHECK(!xs.empty(), "concat: no tensors given");
+  const int d = wrap_dim(dim, xs[0].dim(), "concat");
+  Shape out_shape = xs[0].shape();
+  out_shape[d] = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    GM_CHECK(xs[i].dim() == out_shape.size(), "concat: tensor ", i, " has shape ", xs[i].shape(), ", rank differs from ", xs[0].shape());
+    for (int k = 0; k < out_shape.size(); ++k)
+      GM_CHECK(k == d || xs[i].shape()[k] == xs[0].shape()[k], "concat: tensor ", i, " has shape ", xs[i].shape(),
+               ", which differs from ", xs[0].shape(), " outside dim ", d);
+    out_shape[d] += xs[i].shape()[d];
+  }
+  auto out = Tensor<T, D>::empty(out_shape);
+  const int64_t outer = out_shape.prod(0, d), inner = out_shape.prod(d + 1, out_shape.size());
+  std::vector<int64_t> starts;
+  int64_t start = 0;
+  for (const auto& x : xs) {
+    detail::copy_block(x.data(), outer, x.shape()[d], inner, out.data(), out_shape[d], start);
+    starts.push_back(start);
+    start += x.shape()[d];
+  }
+  std::vector<const Tensor<T, D>*> inputs;
+  std::vector<int64_t> lengths;
+  for (const auto& x : xs) {
+    inputs.push_back(&x);
+    lengths.push_back(x.shape()[d]);
+  }
+  record_range(out, "concat", inputs, [d, starts, lengths](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
+    detail::Grads<T, D> gs;
+    for (size_t i = 0; i < starts.size(); ++i)
+      gs.push_back(needs_input(needs, int(i)) ? narrow(g, d, starts[i], lengths[i]) : Tensor<T, D>());
+    return gs;
+  });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> stack(const std::vector<Tensor<T, D>>& xs, int64_t dim) {
+  GM_CHECK(!xs.empty(), "stack: no tensors given");
+  std::vector<Tensor<T, D>> parts;
+  for (const auto& x : xs) {
+    GM_CHECK(x.shape() == xs[0].shape(), "stack: shapes ", xs[0].shape(), " and ", x.shape(), " differ");
+    parts.push_back(unsqueeze(x, dim < 0 ? dim + x.dim() + 1 : dim));
+  }
+  return concat(parts, dim < 0 ? dim + xs[0].dim() + 1 : dim);
+}
+
+template <class T, class D>
+Tensor<T, D> index_select(const Tensor<T, D>& x, int64_t dim, const Tensor<int64_t, D>& index) {
+  const int d = wrap_dim(dim, x.dim(), "index_select");
+  GM_CHECK(index.dim() <= 1, "index_select: index must be 1-d, got shape ", index.shape());
+  const int64_t n = index.numel(), limit = x.shape()[d];
+  detail::check_index_range<T>(index.data(), n, limit, "index_select");
+  Shape out_shape = x.shape();
+  out_shape[d] = n;
+  auto out = Tensor<T, D>::empty(out_shape);
+  const int64_t outer = x.shape().prod(0, d), inner = x.shape().prod(d + 1, x.dim());
+  const int64_t* idx = index.data();
+  parallel_for(0, outer * n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r / n, i = r % n;
+      std::memcpy(out.data() + r * inner, x.data() + (o * limit + idx[i]) * inner, sizeof(T) * inner);
+    }
+  });
+  return record(out, "index_select", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return detail::Grads<T, D>{detail::index_add(shape, d, index, g)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> gather(const Tensor<T, D>& x, int64_t dim, const Tensor<int64_t, D>& index) {
+  const int d = wrap_dim(dim, x.dim(), "gather");
+  detail::check_gather_shapes<T, D>(x.shape(), d, index.shape(), "gather");
+  detail::check_index_range<T>(index.data(), index.numel(), x.shape()[d], "gather");
+  auto out = Tensor<T, D>::empty(index.shape());
+  const int64_t* idx = index.data();
+  detail::for_each_index(index.shape(), x.shape(), d, [&](int64_t i, int64_t off, int64_t stride) {
+    out.data()[i] = x.data()[off + idx[i] * stride];
+  });
+  return record(out, "gather", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return detail::Grads<T, D>{scatter_add(shape, d, index, g)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> scatter_add(const Shape& shape, int64_t dim, const Tensor<int64_t, D>& index, const Tensor<T, D>& src) {
+  const int d = wrap_dim(dim, shape.size(), "scatter_add");
+  detail::check_gather_shapes<T, D>(shape, d, index.shape(), "scatter_add");
+  GM_CHECK(src.shape() == index.shape(), "scatter_add: src of shape ", src.shape(), " must match index shape ", index.shape());
+  detail::check_index_range<T>(index.data(), index.numel(), shape[d], "scatter_add");
+  auto out = zeros<T, D>(shape);
+  const int64_t* idx = index.data();
+  detail::for_each_index(index.shape(), shape, d, [&](int64_t i, int64_t off, int64_t stride) {
+    out.data()[off + idx[i] * stride] += src.data()[i];
+  });
+  return record(out, "scatter_add", {&src}, [d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return detail::Grads<T, D>{gather(g, d, index)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> broadcast_to(const Tensor<T, D>& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  GM_CHECK(kernels::cpu::broadcast_shapes(x.shape(), shape, "broadcast_to") == shape, "broadcast_to: shape ",
+           x.shape(), " cannot be broadcast to ", shape);
+  auto out = Tensor<T, D>::empty(shape);
+  kernels::cpu::broadcast_to(x.data(), x.shape(), out.data(), shape);
+  return record(out, "broadcast_to", {&x}, [from = x.shape()](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return detail::Grads<T, D>{sum_to(g, from)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> clone(const Tensor<T, D>& x) {
+  auto out = x.clone_data();
+  return record(out, "clone", {&x}, [](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return detail::Grads<T, D>{g};
+  });
+}
+
+}  // namespace genmodel

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every test: installs missing Debian packages, configures ./build (Release,
+# tests + examples + benchmarks, so everything compiles), builds, runs CTest,
+# then checks that genmodel works from another CMake project (installed and
+# found with find_package, and vendored with add_subdirectory).
+# Exits non-zero on any failure. Environment knobs: JOBS=N (parallelism,
+# default nproc), GENMODEL_BUILD_DIR (default build), GENMODEL_CMAKE_ARGS
+# (extra CMake arguments, appended last so they win).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${JOBS:-$(nproc)}
+build=${GENMODEL_BUILD_DIR:-build}
+start=$SECONDS
+phase_start=$SECONDS
+# shellcheck disable=SC2317  # called by the EXIT trap
+report_time() { echo "test.sh: total time $((SECONDS - start)) s"; }
+trap report_time EXIT
+phase() { echo "== $1 ($((SECONDS - phase_start)) s)"; phase_start=$SECONDS; }
+
+scripts/deps.sh
+phase "dependencies checked"
+
+# shellcheck disable=SC2086  # GENMODEL_CMAKE_ARGS is a word list on purpose
+cmake -S . -B "$build" \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DGENMODEL_BUILD_TESTS=ON \
+  -DGENMODEL_BUILD_EXAMPLES=ON \
+  -DGENMODEL_BUILD_BENCHMARKS=ON \
+  ${GENMODEL_CMAKE_ARGS:-}
+phase "configured"
+
+cmake --build "$build" -j "$jobs"
+phase "built"
+
+status=0
+if ctest --test-dir "$build" --output-on-failure -j "$jobs"; then
+  echo "PASS ctest"
+else
+  echo "FAIL ctest"
+  status=1
+fi
+phase "ctest done"
+
+if JOBS=$jobs scripts/consumer_check.sh "$build"; then :; else status=1; fi
+phase "consumer checks done"
+
+if ((status == 0)); then
+  echo "test.sh: ALL PASSED"
+else
+  echo "test.sh: FAILED (see the FAIL lines above)"
+fi
+exit $status
