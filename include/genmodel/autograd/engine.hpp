@@ -46,7 +46,12 @@ class Engine {
                "' has already been freed by an earlier backward; pass retain_graph=true to the "
                "first call to backward through it again");
       const TensorT grad_out = it->second;
-      std::vector<TensorT> in_grads = node->backward(grad_out, TensorT(out), node->needs_mask());
+      std::vector<TensorT> in_grads;
+      try {
+        in_grads = node->backward(grad_out, TensorT(out), node->needs_mask());
+      } catch (const Error& e) {  // say which backward failed (anomaly mode, shape errors)
+        throw Error(concat("backward of op '", node->name, "': ", e.what()));
+      }
       for (size_t i = 0; i < node->inputs.size(); ++i) {
         const ImplPtr& in = node->inputs[i];
         if (!in || i >= in_grads.size() || !in_grads[i].defined()) continue;
