@@ -35,15 +35,24 @@ cmake --build "$build" -j "$jobs"
 phase "built"
 
 status=0
-if ctest --test-dir "$build" --output-on-failure -j "$jobs"; then
+ctest_log=$(mktemp)
+if ctest --test-dir "$build" --output-on-failure -j "$jobs" 2>&1 | tee "$ctest_log"; then
   echo "PASS ctest"
 else
   echo "FAIL ctest"
   status=1
 fi
 phase "ctest done"
+# "N% tests passed, F tests failed out of T" -> passed and failed counts.
+summary=$(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$ctest_log" | tail -n 1)
+rm -f "$ctest_log"
+failed=$(echo "$summary" | awk '{print $1}')
+total=$(echo "$summary" | awk '{print $6}')
+failed=${failed:-1}
+total=${total:-1}
 
-if JOBS=$jobs scripts/consumer_check.sh "$build"; then :; else status=1; fi
+consumer_failed=0
+if JOBS=$jobs scripts/consumer_check.sh "$build"; then :; else status=1; consumer_failed=2; fi
 phase "consumer checks done"
 
 if ((status == 0)); then
@@ -51,4 +60,8 @@ if ((status == 0)); then
 else
   echo "test.sh: FAILED (see the FAIL lines above)"
 fi
+trap - EXIT
+report_time
+# The closing line CI reads: CTest's tests plus the two consumer builds.
+echo "tests: $((total - failed + 2 - consumer_failed)) passed, $((failed + consumer_failed)) failed"
 exit $status

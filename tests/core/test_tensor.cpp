@@ -123,6 +123,13 @@ TEST_CASE("tensor: shape mismatches in ops name the op and both shapes", "[tenso
   REQUIRE_THROWS_WITH(gm::group_norm(x, 2), Catch::Contains("group_norm: 3 channels are not divisible into 2 groups"));
   REQUIRE_THROWS_WITH(gm::layer_norm(x, 2, gm::ones<float>({7})), Catch::Contains("layer_norm: weight of shape [7] should have 64 elements"));
   REQUIRE_THROWS_WITH(gm::softmax(a, 3), Catch::Contains("softmax: dim 3 is out of range"));
+  REQUIRE_THROWS_WITH(gm::embedding(gm::zeros<float>({5, 3}), gm::from_vector<int64_t>({1, 7}, {2})),
+                      Catch::Contains("embedding: index 7 at position 1 is out of range for num_embeddings = 5"));
+  REQUIRE_THROWS_WITH(gm::dropout(a, 1.0, true), Catch::Contains("dropout: probability must be in [0, 1), got 1"));
+  REQUIRE_THROWS_WITH(gm::max_pool2d(x, 3, 1, 2), Catch::Contains("pad"));
+  REQUIRE_THROWS_WITH(gm::conv_transpose2d(x, gm::zeros<float>({2, 2, 3, 3})), Catch::Contains("conv_transpose2d: weight must be (in, out/groups, kh, kw) with in = 3"));
+  REQUIRE_THROWS_WITH(gm::batch_norm(gm::zeros<float>({1, 3}), {}, {}, {}, {}, true),
+                      Catch::Contains("batch_norm: training needs more than one value per channel"));
 }
 
 // Devices are types, so mixing them is rejected at compile time; these

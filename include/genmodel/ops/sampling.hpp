@@ -1,9 +1,11 @@
 // genmodel/ops/sampling.hpp: dropout (a Philox mask times the input, so its
-// gradient is the same mask) and embedding lookup (index_select on the
-// table's rows, whose gradient is a deterministic scatter-add).
+// gradient is the same mask) and embedding lookup (a row gather whose
+// gradient is a deterministic scatter-add: the fused kernel, or index_add
+// when the backward is recorded).
 #pragma once
 
 #include "genmodel/kernels/cpu/dropout.hpp"
+#include "genmodel/kernels/cpu/embedding.hpp"
 #include "genmodel/ops/shape_ops.hpp"
 
 namespace genmodel {
@@ -20,9 +22,19 @@ Tensor<T, D> dropout(const Tensor<T, D>& x, double p, bool training, Generator& 
 template <class T, class D>
 Tensor<T, D> embedding(const Tensor<T, D>& weight, const Tensor<int64_t, D>& index) {
   GM_CHECK(weight.dim() == 2, "embedding: weight must be (num_embeddings, dim), got ", weight.shape());
+  const int64_t num = weight.shape()[0], dim = weight.shape()[1];
   auto dims = index.shape().vec();
-  dims.push_back(weight.shape()[1]);
-  return reshape(index_select(weight, 0, reshape(index, {-1})), dims);
+  dims.push_back(dim);
+  auto out = Tensor<T, D>::empty(Shape(dims));
+  kernels::cpu::embedding_forward(index.data(), index.numel(), weight.data(), num, dim, out.data());
+  return record(out, "embedding", {&weight}, [index, num, dim](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    if (!GradMode::is_enabled()) {
+      auto dw = Tensor<T, D>::empty({num, dim});
+      kernels::cpu::embedding_backward(index.data(), index.numel(), g.data(), num, dim, dw.data());
+      return detail::Grads<T, D>{dw};
+    }
+    return detail::Grads<T, D>{detail::index_add(Shape{num, dim}, 0, reshape(index, {-1}), reshape(g, {-1, dim}))};
+  });
 }
 
 }  // namespace genmodel

@@ -7,26 +7,24 @@
 // conv2d_backward_weight(g, dy_t, x_t, dw).
 //
 // Threading: images are split into one contiguous range per thread, and each
-// thread runs im2col + gemm on a chunk of its images at a time (several small
-// images share one product so the gemm stays efficient). Results are
-// bitwise reproducible for a given thread count and agree up to rounding
-// across thread counts; the weight gradient sums one partial per thread in a
-// fixed order. Scratch is allocated before any parallel region, so nothing
-// throws inside one.
+// thread runs im2col + gemm on one cache-sized column block at a time:
+// several whole images when planes are small (so the gemm stays wide), a few
+// output rows of one image when they are large. With fewer images than
+// threads the work runs on one thread and gemm() uses the configured
+// threads. Results are bitwise reproducible for a given thread count and
+// agree up to rounding across thread counts; the weight gradient sums one
+// partial per thread in a fixed order. Scratch is allocated before any
+// parallel region, so nothing throws inside one.
 #pragma once
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "genmodel/core/error.hpp"
-#include "genmodel/core/parallel.hpp"
+#include "genmodel/core/parallel.hpp"  // also brings <omp.h> when built with OpenMP
 #include "genmodel/core/scratch.hpp"
 #include "genmodel/kernels/cpu/gemm.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace genmodel::kernels::cpu {
 
@@ -127,62 +125,120 @@ inline void conv_valid_range(int64_t off, int64_t stride, int64_t size, int64_t 
   hi = std::clamp(hi, lo, count);
 }
 
-/// im2col of one image and one group: x is (cg, h, w); col is
-/// (cg*kh*kw, oh*ow) with row stride ldc, row (ci*kh + ki)*kw + kj.
+// Short vector loops through Eigen so that they are vectorised at any
+// optimisation level (and never become memcpy/memset calls on short rows).
 template <class T>
-void im2col(const Conv2dGeometry& g, const T* x, int64_t cg, T* col, int64_t ldc) {
-  const int64_t hw = g.h * g.w;
+using VecMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstVecMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+inline void vec_zero(T* d, int64_t n) {
+  if (n > 0) VecMap<T>(d, n).setZero();
+}
+template <class T>
+inline void vec_copy(const T* s, T* d, int64_t n) {
+  if (n > 0) VecMap<T>(d, n) = ConstVecMap<T>(s, n);
+}
+template <class T>
+inline void vec_add(const T* s, T* d, int64_t n) {
+  if (n > 0) VecMap<T>(d, n) += ConstVecMap<T>(s, n);
+}
+
+/// im2col of one image and one group for output rows [oy0, oy1): x is
+/// (cg, h, w); col is (cg*kh*kw, (oy1-oy0)*ow) with row stride ldc, row
+/// (ci*kh + ki)*kw + kj, column (oy-oy0)*ow + ox.
+template <class T>
+void im2col(const Conv2dGeometry& g, const T* x, int64_t cg, int64_t oy0, int64_t oy1, T* col,
+            int64_t ldc) {
+  const int64_t hw = g.h * g.w, ow = g.ow, sw = g.stride_w;
+  // Stride 1 with output rows as long as input rows: (oy, ox) -> input
+  // offset (oy*w + ox) + constant, so a run of rows is one contiguous span.
+  const bool flat = g.stride_h == 1 && sw == 1 && ow == g.w;
   for (int64_t ci = 0; ci < cg; ++ci) {
     const T* xc = x + ci * hw;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
+      // Output rows [ya, yb) read input rows inside the image.
+      const int64_t offh = ki * g.dil_h - g.pad_h;
+      int64_t ya, yb;
+      conv_valid_range(offh, g.stride_h, g.h, g.oh, ya, yb);
+      ya = std::clamp(ya, oy0, oy1);
+      yb = std::clamp(yb, ya, oy1);
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         T* row = col + ((ci * g.kh + ki) * g.kw + kj) * ldc;
         const int64_t offw = kj * g.dil_w - g.pad_w;
         int64_t lo, hi;
-        conv_valid_range(offw, g.stride_w, g.w, g.ow, lo, hi);
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          T* dst = row + oy * g.ow;
-          const int64_t iy = oy * g.stride_h + ki * g.dil_h - g.pad_h;
-          if (iy < 0 || iy >= g.h) {
-            std::fill(dst, dst + g.ow, T(0));
-            continue;
+        conv_valid_range(offw, sw, g.w, ow, lo, hi);
+        vec_zero(row, (ya - oy0) * ow);
+        vec_zero(row + (yb - oy0) * ow, (oy1 - yb) * ow);
+        if (flat && ya < yb) {
+          // Output rows map to consecutive input rows of the same length: one
+          // copy of the whole span, then zero the columns that fell outside.
+          T* dst = row + (ya - oy0) * ow;
+          vec_copy(xc + (ya + offh) * g.w + offw + lo, dst + lo, (yb - ya - 1) * ow + hi - lo);
+          for (int64_t oy = ya; oy < yb; ++oy, dst += ow) {
+            for (int64_t ox = 0; ox < lo; ++ox) dst[ox] = T(0);
+            for (int64_t ox = hi; ox < ow; ++ox) dst[ox] = T(0);
           }
-          const T* src = xc + iy * g.w + offw;
-          std::fill(dst, dst + lo, T(0));
-          if (g.stride_w == 1) {
-            std::copy(src + lo, src + hi, dst + lo);
+          continue;
+        }
+        for (int64_t oy = ya; oy < yb; ++oy) {
+          T* __restrict dst = row + (oy - oy0) * ow;
+          const T* __restrict src = xc + (oy * g.stride_h + offh) * g.w + offw;
+          for (int64_t ox = 0; ox < lo; ++ox) dst[ox] = T(0);
+          if (sw == 1) {
+            vec_copy(src + lo, dst + lo, hi - lo);
           } else {
-            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * g.stride_w];
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * sw];
           }
-          std::fill(dst + hi, dst + g.ow, T(0));
+          for (int64_t ox = hi; ox < ow; ++ox) dst[ox] = T(0);
         }
       }
     }
   }
 }
 
-/// col2im of one image and one group, accumulating: x (cg, h, w) += the
-/// columns of col (cg*kh*kw, oh*ow, row stride ldc) scattered back.
+/// col2im of one image and one group for output rows [oy0, oy1),
+/// accumulating: x (cg, h, w) += the columns of col (laid out as in im2col)
+/// scattered back. Entries of col that map to padding may be zeroed.
 template <class T>
-void col2im(const Conv2dGeometry& g, const T* col, int64_t ldc, int64_t cg, T* x) {
-  const int64_t hw = g.h * g.w;
+void col2im(const Conv2dGeometry& g, T* col, int64_t ldc, int64_t cg, int64_t oy0,
+            int64_t oy1, T* x) {
+  const int64_t hw = g.h * g.w, ow = g.ow, sw = g.stride_w;
+  // Stride 1 with output rows as long as input rows: (oy, ox) -> input
+  // offset (oy*w + ox) + constant, so a run of rows is one contiguous span.
+  const bool flat = g.stride_h == 1 && sw == 1 && ow == g.w;
   for (int64_t ci = 0; ci < cg; ++ci) {
     T* xc = x + ci * hw;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t offh = ki * g.dil_h - g.pad_h;
+      int64_t ya, yb;
+      conv_valid_range(offh, g.stride_h, g.h, g.oh, ya, yb);
+      ya = std::clamp(ya, oy0, oy1);
+      yb = std::clamp(yb, ya, oy1);
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        const T* row = col + ((ci * g.kh + ki) * g.kw + kj) * ldc;
+        T* row = col + ((ci * g.kh + ki) * g.kw + kj) * ldc;
         const int64_t offw = kj * g.dil_w - g.pad_w;
         int64_t lo, hi;
-        conv_valid_range(offw, g.stride_w, g.w, g.ow, lo, hi);
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          const int64_t iy = oy * g.stride_h + ki * g.dil_h - g.pad_h;
-          if (iy < 0 || iy >= g.h) continue;
-          const T* srow = row + oy * g.ow;
-          T* dst = xc + iy * g.w + offw;
-          if (g.stride_w == 1) {
-            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += srow[ox];
+        conv_valid_range(offw, sw, g.w, ow, lo, hi);
+        if (flat && ya < yb) {
+          // As in im2col: one add over the whole span after zeroing the
+          // columns that belong to no input position (col is scratch).
+          T* src = row + (ya - oy0) * ow;
+          for (int64_t oy = ya; oy < yb; ++oy, src += ow) {
+            for (int64_t ox = 0; ox < lo; ++ox) src[ox] = T(0);
+            for (int64_t ox = hi; ox < ow; ++ox) src[ox] = T(0);
+          }
+          vec_add(row + (ya - oy0) * ow + lo, xc + (ya + offh) * g.w + offw + lo,
+                  (yb - ya - 1) * ow + hi - lo);
+          continue;
+        }
+        for (int64_t oy = ya; oy < yb; ++oy) {
+          const T* __restrict src = row + (oy - oy0) * ow;
+          T* __restrict dst = xc + (oy * g.stride_h + offh) * g.w + offw;
+          if (sw == 1) {
+            vec_add(src + lo, dst + lo, hi - lo);
           } else {
-            for (int64_t ox = lo; ox < hi; ++ox) dst[ox * g.stride_w] += srow[ox];
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox * sw] += src[ox];
           }
         }
       }
@@ -211,30 +267,58 @@ void conv_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const
   gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/// How the batch is split: `slots` contiguous image ranges (one per thread),
-/// each processed `chunk` images per gemm.
+/// How the work is split. The batch goes to `slots` contiguous image ranges
+/// (one per thread). Each product covers about `cols` output positions so
+/// the column block stays in cache: either `images` whole images at once
+/// (small planes) or one image `rows` output rows at a time (large planes).
 struct ConvPlan {
-  int64_t slots, chunk;
+  int64_t slots, images, rows, cols;
   int64_t begin(int64_t s, int64_t n) const { return n * s / slots; }
 };
 
-inline ConvPlan conv_plan(const Conv2dGeometry& g) {
+template <class T>
+ConvPlan conv_plan(const Conv2dGeometry& g) {
   int64_t nt = num_threads();
 #ifdef _OPENMP
   if (omp_in_parallel()) nt = 1;
 #endif
   const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(nt, g.n));
-  const int64_t per_slot = (g.n + slots - 1) / slots;
+  const int64_t per_slot = std::max<int64_t>(1, (g.n + slots - 1) / slots);
   const int64_t p = g.oh * g.ow;
   const int64_t k = (g.c / g.groups) * g.kh * g.kw;
-  // Enough columns per product for the gemm to run near peak, but keep the
-  // column buffer of one thread within about 2M elements.
-  constexpr int64_t kTargetCols = 512;
-  constexpr int64_t kMaxColElems = int64_t(1) << 21;
-  int64_t chunk = std::max<int64_t>(1, kTargetCols / std::max<int64_t>(p, 1));
-  chunk = std::min(chunk, std::max<int64_t>(1, kMaxColElems / std::max<int64_t>(k * p, 1)));
-  chunk = std::clamp<int64_t>(chunk, 1, std::max<int64_t>(per_slot, 1));
-  return ConvPlan{slots, chunk};
+  // Column block of about 256 KiB (half a typical L2), with at least 128
+  // columns so the gemm stays efficient, at most 1024.
+  const int64_t target =
+      std::clamp<int64_t>((int64_t(256) << 10) / int64_t(sizeof(T)) / std::max<int64_t>(k, 1),
+                          128, 1024);
+  if (p <= 2 * target) {
+    const int64_t images = std::clamp<int64_t>(target / p, 1, per_slot);
+    return ConvPlan{slots, images, g.oh, images * p};
+  }
+  const int64_t tiles = (p + target - 1) / target;
+  const int64_t rows = (g.oh + tiles - 1) / tiles;
+  return ConvPlan{slots, 1, rows, rows * g.ow};
+}
+
+/// Visits the blocks of slot s: f(i0, b, oy0, oy1) for images [i0, i0+b)
+/// and output rows [oy0, oy1) (b > 1 only with whole images).
+template <class F>
+void conv_blocks(const ConvPlan& plan, const Conv2dGeometry& g, int64_t s, F&& f) {
+  const int64_t i_end = plan.begin(s + 1, g.n);
+  for (int64_t i0 = plan.begin(s, g.n); i0 < i_end; i0 += plan.images) {
+    const int64_t b = std::min(plan.images, i_end - i0);
+    for (int64_t oy0 = 0; oy0 < g.oh; oy0 += plan.rows) f(i0, b, oy0, std::min(g.oh, oy0 + plan.rows));
+  }
+}
+
+/// Gathers dy (n, o, P) for images [i0, i0+b) into dyb (o, b*P): column
+/// j*P + p of row oc is dy[i0+j][oc][p].
+template <class T>
+void conv_gather_rows(const T* dy, int64_t o, int64_t p, int64_t i0, int64_t b, T* dyb) {
+  for (int64_t j = 0; j < b; ++j)
+    for (int64_t oc = 0; oc < o; ++oc)
+      std::copy(dy + ((i0 + j) * o + oc) * p, dy + ((i0 + j) * o + oc + 1) * p,
+                dyb + oc * b * p + j * p);
 }
 
 }  // namespace detail
@@ -247,12 +331,11 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
   const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
   const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
   const bool pointwise = detail::conv_is_pointwise(g);
-  const detail::ConvPlan plan = detail::conv_plan(g);
-  const int64_t nb = plan.chunk, cols = nb * P;
-  // Per slot: the column matrix of one group (K, nb*P) unless the image is
-  // its own column matrix, and the product (o, nb*P) when nb > 1.
-  const int64_t col_elems = (pointwise && nb == 1) ? 0 : K * cols;
-  const int64_t out_elems = nb > 1 ? g.o * cols : 0;
+  const detail::ConvPlan plan = detail::conv_plan<T>(g);
+  // Per slot: the column block of one group (K, cols) unless the image is its
+  // own column matrix, and the product (o, cols) of a multi-image block.
+  const int64_t col_elems = (pointwise && plan.images == 1) ? 0 : K * plan.cols;
+  const int64_t out_elems = plan.images > 1 ? g.o * plan.cols : 0;
   const int64_t per_slot = col_elems + out_elems;
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
@@ -260,36 +343,32 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
     for (int64_t s = s0; s < s1; ++s) {
       T* col = scratch.data() + s * per_slot;
       T* out = col + col_elems;
-      const int64_t i_end = plan.begin(s + 1, g.n);
-      for (int64_t i0 = plan.begin(s, g.n); i0 < i_end; i0 += nb) {
-        const int64_t b = std::min(nb, i_end - i0), ncols = b * P;
+      detail::conv_blocks(plan, g, s, [&](int64_t i0, int64_t b, int64_t oy0, int64_t oy1) {
+        const int64_t ncols = b * (oy1 - oy0) * g.ow, off = oy0 * g.ow;
         for (int64_t gi = 0; gi < G; ++gi) {
-          const T* colp;
-          int64_t ldcol;
-          if (pointwise && nb == 1) {
-            colp = x + (i0 * g.c + gi * cg) * HW;
+          const T* colp = col;
+          int64_t ldcol = ncols;
+          if (pointwise && b == 1) {
+            colp = x + (i0 * g.c + gi * cg) * HW + off;
             ldcol = P;
           } else {
             for (int64_t j = 0; j < b; ++j)
-              detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, col + j * P, ncols);
-            colp = col;
-            ldcol = ncols;
+              detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, oy0, oy1,
+                             col + j * (ncols / b), ncols);
           }
-          if (nb == 1) {
-            detail::conv_gemm(false, false, og, P, K, T(1), weight + gi * og * K, K, colp, ldcol,
-                              T(0), y + (i0 * g.o + gi * og) * P, P);
-          } else {
+          if (b == 1)
+            detail::conv_gemm(false, false, og, ncols, K, T(1), weight + gi * og * K, K, colp,
+                              ldcol, T(0), y + (i0 * g.o + gi * og) * P + off, P);
+          else
             detail::conv_gemm(false, false, og, ncols, K, T(1), weight + gi * og * K, K, colp,
                               ldcol, T(0), out + gi * og * ncols, ncols);
-          }
         }
-        if (nb > 1) {
+        if (b > 1)  // scatter (o, b*P) back to (b, o, P)
           for (int64_t j = 0; j < b; ++j)
             for (int64_t oc = 0; oc < g.o; ++oc)
-              std::memcpy(y + ((i0 + j) * g.o + oc) * P, out + oc * ncols + j * P,
-                          sizeof(T) * std::size_t(P));
-        }
-      }
+              std::copy(out + oc * ncols + j * P, out + oc * ncols + (j + 1) * P,
+                        y + ((i0 + j) * g.o + oc) * P);
+      });
     }
   });
 }
@@ -302,12 +381,11 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
   const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
   const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
   const bool pointwise = detail::conv_is_pointwise(g);
-  const detail::ConvPlan plan = detail::conv_plan(g);
-  const int64_t nb = plan.chunk, cols = nb * P;
-  // Per slot: the gathered dy (o, nb*P) when nb > 1 and the column gradient
-  // of one group (K, nb*P) unless the product lands in dx directly.
-  const int64_t dy_elems = nb > 1 ? g.o * cols : 0;
-  const int64_t col_elems = (pointwise && nb == 1) ? 0 : K * cols;
+  const detail::ConvPlan plan = detail::conv_plan<T>(g);
+  // Per slot: dy of a multi-image block gathered to (o, cols), and the column
+  // gradient of one group (K, cols) unless the product lands in dx directly.
+  const int64_t dy_elems = plan.images > 1 ? g.o * plan.cols : 0;
+  const int64_t col_elems = (pointwise && plan.images == 1) ? 0 : K * plan.cols;
   const int64_t per_slot = dy_elems + col_elems;
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
@@ -315,36 +393,31 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
     for (int64_t s = s0; s < s1; ++s) {
       T* dyb = scratch.data() + s * per_slot;
       T* dcol = dyb + dy_elems;
-      const int64_t i_end = plan.begin(s + 1, g.n);
-      for (int64_t i0 = plan.begin(s, g.n); i0 < i_end; i0 += nb) {
-        const int64_t b = std::min(nb, i_end - i0), ncols = b * P;
-        const T* dyp;
-        int64_t lddy;
-        if (nb == 1) {
-          dyp = dy + i0 * g.o * P;
-          lddy = P;
-        } else {
-          for (int64_t j = 0; j < b; ++j)
-            for (int64_t oc = 0; oc < g.o; ++oc)
-              std::memcpy(dyb + oc * ncols + j * P, dy + ((i0 + j) * g.o + oc) * P,
-                          sizeof(T) * std::size_t(P));
+      detail::conv_blocks(plan, g, s, [&](int64_t i0, int64_t b, int64_t oy0, int64_t oy1) {
+        const int64_t ncols = b * (oy1 - oy0) * g.ow, off = oy0 * g.ow;
+        const T* dyp = dy + i0 * g.o * P + off;
+        int64_t lddy = P;
+        if (b > 1) {
+          detail::conv_gather_rows(dy, g.o, P, i0, b, dyb);
           dyp = dyb;
           lddy = ncols;
         }
-        if (pointwise && nb == 1) {
+        if (pointwise && b == 1) {  // dx[i0, group] rows [oy0, oy1) = W_g^T dy_g
           for (int64_t gi = 0; gi < G; ++gi)
-            detail::conv_gemm(true, false, cg, P, og, T(1), weight + gi * og * K, K,
-                              dyp + gi * og * lddy, lddy, T(0), dx + (i0 * g.c + gi * cg) * HW, HW);
-          continue;
+            detail::conv_gemm(true, false, cg, ncols, og, T(1), weight + gi * og * K, K,
+                              dyp + gi * og * lddy, lddy, T(0),
+                              dx + (i0 * g.c + gi * cg) * HW + off, HW);
+          return;
         }
-        std::fill(dx + i0 * g.c * HW, dx + (i0 + b) * g.c * HW, T(0));
+        if (oy0 == 0) std::fill(dx + i0 * g.c * HW, dx + (i0 + b) * g.c * HW, T(0));
         for (int64_t gi = 0; gi < G; ++gi) {
           detail::conv_gemm(true, false, K, ncols, og, T(1), weight + gi * og * K, K,
                             dyp + gi * og * lddy, lddy, T(0), dcol, ncols);
           for (int64_t j = 0; j < b; ++j)
-            detail::col2im(g, dcol + j * P, ncols, cg, dx + ((i0 + j) * g.c + gi * cg) * HW);
+            detail::col2im(g, dcol + j * (ncols / b), ncols, cg, oy0, oy1,
+                           dx + ((i0 + j) * g.c + gi * cg) * HW);
         }
-      }
+      });
     }
   });
 }
@@ -352,24 +425,21 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
 /// dw (o, c/groups, kh, kw) = gradient of conv2d_forward with respect to the
 /// weight, given x (n, c, h, w) and dy (n, o, oh, ow). dw is overwritten.
 /// Each thread sums its own images into a partial; partials are added in
-/// slot order.
+/// slot order, so the result depends on the thread count only by rounding.
 template <class T>
 void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dw) {
   const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
   const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
   const int64_t wsize = g.o * K;
-  if (g.n <= 0) {
-    std::fill(dw, dw + wsize, T(0));
-    return;
-  }
+  std::fill(dw, dw + wsize, T(0));
+  if (g.n <= 0) return;
   const bool pointwise = detail::conv_is_pointwise(g);
-  const detail::ConvPlan plan = detail::conv_plan(g);
-  const int64_t nb = plan.chunk, cols = nb * P;
-  // Per slot: gathered dy (o, nb*P) when nb > 1, the column matrix of one
-  // group (K, nb*P) unless the image is its own, and a partial dw for every
-  // slot after the first (slot 0 accumulates into dw).
-  const int64_t dy_elems = nb > 1 ? g.o * cols : 0;
-  const int64_t col_elems = (pointwise && nb == 1) ? 0 : K * cols;
+  const detail::ConvPlan plan = detail::conv_plan<T>(g);
+  // Per slot: gathered dy (o, cols) of a multi-image block, the column block
+  // of one group (K, cols) unless the image is its own, and a partial dw
+  // (slot 0 accumulates into dw itself).
+  const int64_t dy_elems = plan.images > 1 ? g.o * plan.cols : 0;
+  const int64_t col_elems = (pointwise && plan.images == 1) ? 0 : K * plan.cols;
   const int64_t per_slot = dy_elems + col_elems + wsize;
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
@@ -378,41 +448,31 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
       T* dyb = scratch.data() + s * per_slot;
       T* col = dyb + dy_elems;
       T* part = s == 0 ? dw : col + col_elems;
-      const int64_t i_end = plan.begin(s + 1, g.n);
-      bool first = true;
-      for (int64_t i0 = plan.begin(s, g.n); i0 < i_end; i0 += nb) {
-        const int64_t b = std::min(nb, i_end - i0), ncols = b * P;
-        const T* dyp;
-        int64_t lddy;
-        if (nb == 1) {
-          dyp = dy + i0 * g.o * P;
-          lddy = P;
-        } else {
-          for (int64_t j = 0; j < b; ++j)
-            for (int64_t oc = 0; oc < g.o; ++oc)
-              std::memcpy(dyb + oc * ncols + j * P, dy + ((i0 + j) * g.o + oc) * P,
-                          sizeof(T) * std::size_t(P));
+      if (s != 0) std::fill(part, part + wsize, T(0));
+      detail::conv_blocks(plan, g, s, [&](int64_t i0, int64_t b, int64_t oy0, int64_t oy1) {
+        const int64_t ncols = b * (oy1 - oy0) * g.ow, off = oy0 * g.ow;
+        const T* dyp = dy + i0 * g.o * P + off;
+        int64_t lddy = P;
+        if (b > 1) {
+          detail::conv_gather_rows(dy, g.o, P, i0, b, dyb);
           dyp = dyb;
           lddy = ncols;
         }
         for (int64_t gi = 0; gi < G; ++gi) {
-          const T* colp;
-          int64_t ldcol;
-          if (pointwise && nb == 1) {
-            colp = x + (i0 * g.c + gi * cg) * HW;
+          const T* colp = col;
+          int64_t ldcol = ncols;
+          if (pointwise && b == 1) {
+            colp = x + (i0 * g.c + gi * cg) * HW + off;
             ldcol = P;
           } else {
             for (int64_t j = 0; j < b; ++j)
-              detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, col + j * P, ncols);
-            colp = col;
-            ldcol = ncols;
+              detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, oy0, oy1,
+                             col + j * (ncols / b), ncols);
           }
           detail::conv_gemm(false, true, og, K, ncols, T(1), dyp + gi * og * lddy, lddy, colp,
-                            ldcol, first ? T(0) : T(1), part + gi * og * K, K);
+                            ldcol, T(1), part + gi * og * K, K);
         }
-        first = false;
-      }
-      if (first) std::fill(part, part + wsize, T(0));  // a slot without images
+      });
     }
   });
   for (int64_t s = 1; s < plan.slots; ++s) {

@@ -16,7 +16,9 @@
 
 #include "genmodel/core/error.hpp"
 #include "genmodel/core/parallel.hpp"
+#include "genmodel/kernels/cpu/simd.hpp"
 #include "genmodel/core/scratch.hpp"
+
 
 namespace genmodel::kernels::cpu {
 
@@ -76,6 +78,7 @@ void embedding_backward(const int64_t* idx, int64_t n_idx, const T* dout, int64_
       std::fill(dst, dst + dim, T(0));
       for (int64_t k = start[t]; k < start[t + 1]; ++k) {
         const T* src = dout + pos[k] * dim;
+        GM_KERNEL_SIMD
         for (int64_t j = 0; j < dim; ++j) dst[j] += src[j];
       }
     }

@@ -26,7 +26,9 @@
 
 #include "genmodel/core/error.hpp"
 #include "genmodel/core/parallel.hpp"
+#include "genmodel/kernels/cpu/simd.hpp"
 #include "genmodel/core/scratch.hpp"
+
 
 namespace genmodel::kernels::cpu {
 
@@ -35,6 +37,7 @@ namespace norm_detail {
 constexpr int64_t kGrain = int64_t(1) << 14;  // elements per task below which splitting does not pay
 constexpr int64_t kPiece = int64_t(1) << 14;  // contiguous segments longer than this are reduced in pieces
 constexpr int64_t kMaxChunks = 64;            // row chunks of a column reduction
+constexpr int64_t kPartialBudget = int64_t(1) << 22;  // doubles of chunk partials (32 MiB) at most
 constexpr int64_t kSmallS = 16;               // batch norm: below this spatial size, reduce by columns
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -54,7 +57,7 @@ inline void lane_sums(int64_t b, int64_t e, double* acc, F&& f) {
       for (int k = 0; k < K; ++k) a[k][l] += t[k];
     }
   }
-  for (int l = 0; i < e; ++i, ++l) {
+  for (int l = 0; l < 8 && i < e; ++i, ++l) {
     double t[K];
     f(i, t);
     for (int k = 0; k < K; ++k) a[k][l] += t[k];
@@ -93,8 +96,9 @@ void segment_sums(int64_t nseg, int64_t len, double* out, MakeTerm&& make_term) 
     }
 }
 
-/// Column reduction of a (rows, cols) layout: rows are cut into fixed chunks
-/// (by shape only); chunk(i0, i1, acc) adds its rows' terms into acc (K arrays
+/// Column reduction of a (rows, cols) layout: rows are cut into at most
+/// kMaxChunks fixed chunks (by shape only, fewer when the partials would
+/// exceed kPartialBudget); chunk(i0, i1, acc) adds its rows' terms into acc (K arrays
 /// of cols doubles, zeroed), and the chunk partials are summed in chunk order
 /// into out (K arrays of cols). chunk may also write per-row outputs.
 template <int K, class Chunk>
@@ -104,9 +108,10 @@ void column_sums(int64_t rows, int64_t cols, double* out, Chunk&& chunk) {
     std::fill(out, out + K * cols, 0.0);
     return;
   }
-  const int64_t cr = std::max(ceil_div(kGrain, cols), ceil_div(rows, kMaxChunks));
-  const int64_t nch = ceil_div(rows, cr);
   const int64_t w = K * cols;
+  const int64_t max_chunks = std::clamp<int64_t>(kPartialBudget / w, 1, kMaxChunks);
+  const int64_t cr = std::max(ceil_div(kGrain, cols), ceil_div(rows, max_chunks));
+  const int64_t nch = ceil_div(rows, cr);
   Scratch<double> part(nch * w);
   double* p = part.data();
   parallel_for(0, nch, 1, [&](int64_t b, int64_t e) {
@@ -117,9 +122,11 @@ void column_sums(int64_t rows, int64_t cols, double* out, Chunk&& chunk) {
     }
   });
   parallel_for(0, w, kGrain / 16, [&](int64_t b, int64_t e) {
+    GM_KERNEL_SIMD
     for (int64_t j = b; j < e; ++j) out[j] = p[j];
     for (int64_t q = 1; q < nch; ++q) {
       const double* pq = p + q * w;
+      GM_KERNEL_SIMD
       for (int64_t j = b; j < e; ++j) out[j] += pq[j];
     }
   });
@@ -154,6 +161,7 @@ void channel_sums(int64_t n, int64_t c, int64_t s, const double* mu, double* out
   column_sums<K>(n, cols, colsum, [&](int64_t i0, int64_t i1, double* acc) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t base = i * cols;
+      GM_KERNEL_SIMD
       for (int64_t j = 0; j < cols; ++j) {
         double t[K];
         term(base + j, mcol[j], t);
@@ -182,11 +190,13 @@ void affine_rows(const T* x, T* y, const T* m, const T* a, const T* b, int64_t r
       if (s == 1) {
         const int64_t k = pos % period, len = std::min(hi - pos, period - k);
         const T *mk = m + k, *ak = a + k, *bk = b + k;
+        GM_KERNEL_SIMD
         for (int64_t j = 0; j < len; ++j) yp[j] = (xp[j] - mk[j]) * ak[j] + bk[j];
         pos += len;
       } else {
         const int64_t r = pos / s, q = pos - r * s, len = std::min(hi - pos, s - q), k = r % period;
         const T mk = m[k], ak = a[k], bk = b[k];
+        GM_KERNEL_SIMD
         for (int64_t j = 0; j < len; ++j) yp[j] = (xp[j] - mk) * ak + bk;
         pos += len;
       }
@@ -206,11 +216,13 @@ void affine2_rows(const T* dy, const T* x, T* dx, const T* m, const T* a, const 
       if (s == 1) {
         const int64_t k = pos % period, len = std::min(hi - pos, period - k);
         const T *mk = m + k, *ak = a + k, *bk = b + k, *ck = c2 + k;
+        GM_KERNEL_SIMD
         for (int64_t j = 0; j < len; ++j) dxp[j] = ak[j] * dyp[j] + bk[j] * (xp[j] - mk[j]) + ck[j];
         pos += len;
       } else {
         const int64_t r = pos / s, q = pos - r * s, len = std::min(hi - pos, s - q), k = r % period;
         const T mk = m[k], ak = a[k], bk = b[k], ck = c2[k];
+        GM_KERNEL_SIMD
         for (int64_t j = 0; j < len; ++j) dxp[j] = ak * dyp[j] + bk * (xp[j] - mk) + ck;
         pos += len;
       }
@@ -240,12 +252,16 @@ void bn_stats(const T* x, int64_t n, int64_t c, int64_t s, double* mean, double*
 template <class T>
 inline void ln_apply(const T* x, T* y, const T* gamma, const T* beta, T m, T r, int64_t j0, int64_t j1) {
   if (gamma && beta) {
+    GM_KERNEL_SIMD
     for (int64_t j = j0; j < j1; ++j) y[j] = (x[j] - m) * r * gamma[j] + beta[j];
   } else if (gamma) {
+    GM_KERNEL_SIMD
     for (int64_t j = j0; j < j1; ++j) y[j] = (x[j] - m) * r * gamma[j];
   } else if (beta) {
+    GM_KERNEL_SIMD
     for (int64_t j = j0; j < j1; ++j) y[j] = (x[j] - m) * r + beta[j];
   } else {
+    GM_KERNEL_SIMD
     for (int64_t j = j0; j < j1; ++j) y[j] = (x[j] - m) * r;
   }
 }
@@ -451,54 +467,58 @@ void layer_norm_backward(const T* dy, const T* x, const T* gamma, const T* save_
            ", d=", d);
   using namespace norm_detail;
   if (d == 0) return;
-  // dx for row r; in T: dx = a_j * dy + bc * (x - m) + c2 with a_j = rstd * gamma_j.
-  auto row_dx = [&](int64_t r) {
+  // Row r: dx (if wanted) in T as dx = a_j * dy + bc * (x - m) + c2 with
+  // a_j = rstd * gamma_j, and, when ag/ab are given, in the same pass
+  // ag[j] += dy * xhat, ab[j] += dy (double).
+  Scratch<T> ones(gamma ? 0 : d);
+  if (!gamma) std::fill(ones.data(), ones.data() + d, T(1));
+  const T* gam = gamma ? gamma : ones.data();
+  auto row = [&](int64_t r, double* ag, double* ab) {
     const T *xr = x + r * d, *dyr = dy + r * d;
-    T* dxr = dx + r * d;
     const double m = double(save_mean[r]), rs = double(save_rstd[r]);
-    double s[2];  // sum g, sum g * (x - mean)
-    if (gamma) {
-      lane_sums<2>(0, d, s, [xr, dyr, gamma, m](int64_t j, double* t) {
-        const double g = double(dyr[j]) * double(gamma[j]);
-        t[0] = g;
-        t[1] = g * (double(xr[j]) - m);
-      });
-    } else {
-      lane_sums<2>(0, d, s, [xr, dyr, m](int64_t j, double* t) {
-        const double g = double(dyr[j]);
-        t[0] = g;
-        t[1] = g * (double(xr[j]) - m);
-      });
-    }
     const T mt = save_mean[r], rt = save_rstd[r];
-    const T bc = T(-rs * rs * rs * s[1] / double(d)), c2 = T(-rs * s[0] / double(d));
-    if (gamma) {
-      for (int64_t j = 0; j < d; ++j) dxr[j] = rt * gamma[j] * dyr[j] + bc * (xr[j] - mt) + c2;
-    } else {
-      for (int64_t j = 0; j < d; ++j) dxr[j] = rt * dyr[j] + bc * (xr[j] - mt) + c2;
-    }
-  };
-  if (!dgamma && !dbeta) {
-    if (dx) parallel_for(0, rows, grain_rows(d), [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r) row_dx(r);
+    T bc = T(0), c2 = T(0);
+    if (dx) {
+      double s[2];  // sum g, sum g * (x - mean)
+      lane_sums<2>(0, d, s, [xr, dyr, gam, m](int64_t j, double* t) {
+        const double g = double(dyr[j]) * double(gam[j]);
+        t[0] = g;
+        t[1] = g * (double(xr[j]) - m);
       });
-    return;
-  }
-  Scratch<double> out(2 * d);
-  double* o = out.data();  // o[j] = sum dy * xhat, o[d + j] = sum dy
-  column_sums<2>(rows, d, o, [&](int64_t i0, int64_t i1, double* acc) {
-    double* ag = acc;
-    double* ab = acc + d;
-    for (int64_t r = i0; r < i1; ++r) {
-      if (dx) row_dx(r);
-      const T *xr = x + r * d, *dyr = dy + r * d;
-      const double m = double(save_mean[r]), rs = double(save_rstd[r]);
+      bc = T(-rs * rs * rs * s[1] / double(d));
+      c2 = T(-rs * s[0] / double(d));
+    }
+    T* dxr = dx ? dx + r * d : nullptr;
+    if (dxr && ag) {
+      GM_KERNEL_SIMD
+      for (int64_t j = 0; j < d; ++j) {
+        dxr[j] = rt * gam[j] * dyr[j] + bc * (xr[j] - mt) + c2;
+        const double g = double(dyr[j]);
+        ag[j] += g * ((double(xr[j]) - m) * rs);
+        ab[j] += g;
+      }
+    } else if (dxr) {
+      GM_KERNEL_SIMD
+      for (int64_t j = 0; j < d; ++j) dxr[j] = rt * gam[j] * dyr[j] + bc * (xr[j] - mt) + c2;
+    } else {
+      GM_KERNEL_SIMD
       for (int64_t j = 0; j < d; ++j) {
         const double g = double(dyr[j]);
         ag[j] += g * ((double(xr[j]) - m) * rs);
         ab[j] += g;
       }
     }
+  };
+  if (!dgamma && !dbeta) {
+    if (dx) parallel_for(0, rows, grain_rows(d), [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) row(r, nullptr, nullptr);
+      });
+    return;
+  }
+  Scratch<double> out(2 * d);
+  double* o = out.data();  // o[j] = sum dy * xhat, o[d + j] = sum dy
+  column_sums<2>(rows, d, o, [&](int64_t i0, int64_t i1, double* acc) {
+    for (int64_t r = i0; r < i1; ++r) row(r, acc, acc + d);
   });
   for (int64_t j = 0; j < d; ++j) {
     if (dgamma) dgamma[j] = T(o[j]);
@@ -545,6 +565,7 @@ void group_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save
       const T a = gamma ? T(double(gamma[ch]) * rs) : T(rs), b = beta ? beta[ch] : T(0);
       const T* xc = xs + k * s;
       T* yc = ys + k * s;
+      GM_KERNEL_SIMD
       for (int64_t q = 0; q < s; ++q) yc[q] = (xc[q] - mt) * a + b;
     }
   };
