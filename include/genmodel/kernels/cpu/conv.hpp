@@ -20,6 +20,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "genmodel/core/error.hpp"
 #include "genmodel/core/parallel.hpp"  // also brings <omp.h> when built with OpenMP
@@ -168,6 +169,10 @@ void im2col(const Conv2dGeometry& g, const T* x, int64_t cg, int64_t oy0, int64_
         const int64_t offw = kj * g.dil_w - g.pad_w;
         int64_t lo, hi;
         conv_valid_range(offw, sw, g.w, ow, lo, hi);
+        if (lo >= hi) {  // this kernel column only ever reads padding
+          vec_zero(row, (oy1 - oy0) * ow);
+          continue;
+        }
         vec_zero(row, (ya - oy0) * ow);
         vec_zero(row + (yb - oy0) * ow, (oy1 - yb) * ow);
         if (flat && ya < yb) {
@@ -220,6 +225,7 @@ void col2im(const Conv2dGeometry& g, T* col, int64_t ldc, int64_t cg, int64_t oy
         const int64_t offw = kj * g.dil_w - g.pad_w;
         int64_t lo, hi;
         conv_valid_range(offw, sw, g.w, ow, lo, hi);
+        if (lo >= hi) continue;  // this kernel column only ever hits padding
         if (flat && ya < yb) {
           // As in im2col: one add over the whole span after zeroing the
           // columns that belong to no input position (col is scratch).
@@ -253,19 +259,62 @@ inline bool conv_is_pointwise(const Conv2dGeometry& g) {
          g.pad_w == 0 && g.oh == g.h && g.ow == g.w;
 }
 
-/// gemm from a kernel: single-threaded Eigen inside a parallel region, the
-/// configured threads otherwise.
+/// gemm from a kernel. Inside a parallel region it is single-threaded:
+/// OpenBLAS when the build has it (ConvBlasSerial has set its thread count to
+/// 1 for the region), Eigen otherwise, as gemm() would choose by size.
+/// Outside one it is gemm() with the configured threads.
 template <class T>
 void conv_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
 #ifdef _OPENMP
   if (omp_in_parallel()) {
+#ifdef GENMODEL_WITH_CBLAS
+    // Only when OpenBLAS is single-threaded (the kernel's own regions make
+    // sure of it; a caller's region might not).
+    if (m * n * k >= (int64_t(1) << 15) && k > 0 && openblas_get_num_threads() == 1) {
+      const auto ca = ta ? CblasTrans : CblasNoTrans, cb = tb ? CblasTrans : CblasNoTrans;
+      if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, ca, cb, int(m), int(n), int(k), alpha, a, int(lda), b,
+                    int(ldb), beta, c, int(ldc));
+      else
+        cblas_dgemm(CblasRowMajor, ca, cb, int(m), int(n), int(k), alpha, a, int(lda), b,
+                    int(ldb), beta, c, int(ldc));
+      return;
+    }
+#endif
     gemm_eigen(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
 #endif
   gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+/// While alive around a parallel region with `parallel` true, OpenBLAS (when
+/// the build uses it) runs single-threaded, so that each kernel thread can
+/// call it; the previous setting comes back afterwards.
+class ConvBlasSerial {
+ public:
+  explicit ConvBlasSerial(bool parallel) {
+#ifdef GENMODEL_WITH_CBLAS
+    if (parallel) {
+      saved_ = openblas_get_num_threads();
+      openblas_set_num_threads(1);
+    }
+#else
+    (void)parallel;
+#endif
+  }
+  ~ConvBlasSerial() {
+#ifdef GENMODEL_WITH_CBLAS
+    if (saved_ > 0) openblas_set_num_threads(saved_);
+#endif
+  }
+  ConvBlasSerial(const ConvBlasSerial&) = delete;
+  ConvBlasSerial& operator=(const ConvBlasSerial&) = delete;
+
+ private:
+  [[maybe_unused]] int saved_ = 0;
+};
 
 /// How the work is split. The batch goes to `slots` contiguous image ranges
 /// (one per thread). Each product covers about `cols` output positions so
@@ -282,10 +331,13 @@ ConvPlan conv_plan(const Conv2dGeometry& g) {
 #ifdef _OPENMP
   if (omp_in_parallel()) nt = 1;
 #endif
-  const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(nt, g.n));
-  const int64_t per_slot = std::max<int64_t>(1, (g.n + slots - 1) / slots);
   const int64_t p = g.oh * g.ow;
   const int64_t k = (g.c / g.groups) * g.kh * g.kw;
+  // One slot per thread, but at least ~128k multiply-adds each: waking the
+  // pool for less costs more than it saves.
+  const int64_t macs = g.n * g.o * p * k;
+  const int64_t slots = std::clamp<int64_t>(macs >> 17, 1, std::max<int64_t>(1, std::min<int64_t>(nt, g.n)));
+  const int64_t per_slot = std::max<int64_t>(1, (g.n + slots - 1) / slots);
   // Column block of about 256 KiB (half a typical L2), with at least 128
   // columns so the gemm stays efficient, at most 1024.
   const int64_t target =
@@ -339,6 +391,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
   const int64_t per_slot = col_elems + out_elems;
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
+  const detail::ConvBlasSerial blas_serial(plan.slots > 1);
   parallel_for(0, plan.slots, 1, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       T* col = scratch.data() + s * per_slot;
@@ -389,6 +442,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
   const int64_t per_slot = dy_elems + col_elems;
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
+  const detail::ConvBlasSerial blas_serial(plan.slots > 1);
   parallel_for(0, plan.slots, 1, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       T* dyb = scratch.data() + s * per_slot;
@@ -443,6 +497,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
   const int64_t per_slot = dy_elems + col_elems + wsize;
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
+  const detail::ConvBlasSerial blas_serial(plan.slots > 1);
   parallel_for(0, plan.slots, 1, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       T* dyb = scratch.data() + s * per_slot;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -93,7 +94,9 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t 
   };
   // Small products do not scale inside Eigen; give each thread whole entries.
   if (batch > 1 && m * n * k < (int64_t(1) << 21)) {
-    parallel_for(0, batch, 1, [&](int64_t b0, int64_t b1) {
+    // At least ~64k multiply-adds per thread, or waking the pool costs more.
+    parallel_for(0, batch, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, m * n * k)),
+                 [&](int64_t b0, int64_t b1) {
       for (int64_t i = b0; i < b1; ++i)
         gemm_eigen(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb,
                    beta, c + i * stride_c, n);
