@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -491,53 +490,4 @@ TEST_CASE("conv geometry rejects bad arguments with a message naming the value",
                       Contains("conv_transpose2d") && Contains("output size (-1, 5)"));
   REQUIRE_THROWS_WITH(conv_transpose2d_geometry(1, 4, 5, 5, 4, 3, 3, 1, 0, 1, 1, 0, 0, 1, 1, 1),
                       Contains("conv_transpose2d") && Contains("stride") && Contains("(1, 0)"));
-}
-
-// Rough timings of the DCGAN (batch 64) and U-Net layer shapes; hidden, run
-// with `genmodel_tests "[.conv-bench]"`. Prints, asserts nothing.
-TEST_CASE("conv kernel timings (DCGAN / U-Net shapes)", "[.conv-bench]") {
-  using clock = std::chrono::steady_clock;
-  struct Layer {
-    const char* name;
-    Conv2dGeometry g;
-    bool transposed;
-  };
-  const std::vector<Layer> layers = {
-      {"D conv 1->64 k4s2p1 28->14", conv2d_geometry(64, 1, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, 1), false},
-      {"D conv 64->128 k4s2p1 14->7", conv2d_geometry(64, 64, 14, 14, 128, 4, 4, 2, 2, 1, 1, 1, 1, 1), false},
-      {"G convT 128->64 k4s2p1 7->14", conv_transpose2d_geometry(64, 128, 7, 7, 64, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, 1), true},
-      {"G convT 64->1 k4s2p1 14->28", conv_transpose2d_geometry(64, 64, 14, 14, 1, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, 1), true},
-      {"U conv 32->32 3x3 32x32", conv2d_geometry(64, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), false},
-      {"U conv 64->64 3x3 16x16", conv2d_geometry(64, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), false},
-      {"U conv 128->128 3x3 8x8", conv2d_geometry(64, 128, 8, 8, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), false},
-  };
-  std::mt19937_64 rng(1);
-  std::printf("conv timings, float, %d thread(s), ms per call (best of 10):\n", genmodel::num_threads());
-  for (const auto& l : layers) {
-    const auto& g = l.g;
-    const auto x = random_vec<float>(x_size(g), rng), w = random_vec<float>(w_size(g), rng),
-               dy = random_vec<float>(y_size(g), rng);
-    std::vector<float> y(std::size_t(y_size(g))), dx(std::size_t(x_size(g))), dw(std::size_t(w_size(g)));
-    auto best = [&](auto&& f) {
-      double b = 1e30;
-      f();
-      for (int r = 0; r < 10; ++r) {
-        const auto t0 = clock::now();
-        f();
-        b = std::min(b, std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-      }
-      return b;
-    };
-    // For a transposed layer, g is the adjoint convolution: its forward is
-    // backward_data, its input gradient is forward.
-    const double fwd = l.transposed ? best([&] { conv2d_backward_data(g, dy.data(), w.data(), dx.data()); })
-                                    : best([&] { conv2d_forward(g, x.data(), w.data(), y.data()); });
-    const double bwd_d = l.transposed ? best([&] { conv2d_forward(g, x.data(), w.data(), y.data()); })
-                                      : best([&] { conv2d_backward_data(g, dy.data(), w.data(), dx.data()); });
-    const double bwd_w = l.transposed ? best([&] { conv2d_backward_weight(g, x.data(), dy.data(), dw.data()); })
-                                      : best([&] { conv2d_backward_weight(g, x.data(), dy.data(), dw.data()); });
-    const double gflop = 2.0 * double(y_size(g)) * double((g.c / g.groups) * g.kh * g.kw) * 1e-9;
-    std::printf("  %-30s fwd %7.2f  bwd_data %7.2f  bwd_weight %7.2f   (%.2f GFLOP each, fwd %.1f GFLOP/s)\n",
-                l.name, fwd, bwd_d, bwd_w, gflop, gflop / (fwd * 1e-3));
-  }
 }
