@@ -2,6 +2,8 @@
 // random factories: reproducible, independent of the thread count, with the
 // right distributions.
 #include <catch2/catch.hpp>
+
+#include "test_util.hpp"
 #include <cmath>
 
 #include "genmodel/genmodel.hpp"
@@ -18,9 +20,8 @@ TEST_CASE("philox4x32-10 matches the Random123 known-answer vectors", "[random]"
 }
 
 TEST_CASE("random: same seed gives the same numbers, with 1 and with 2 threads", "[random][determinism]") {
-  const int saved = gm::num_threads();
   auto draw = [](int threads) {
-    gm::set_num_threads(threads);
+    gmtest::ThreadCount scope(threads);
     gm::Generator g(99);
     auto a = gm::randn<float>({1000, 37}, g);  // large enough to be split across threads
     auto b = gm::rand<double>({513}, g);
@@ -29,7 +30,6 @@ TEST_CASE("random: same seed gives the same numbers, with 1 and with 2 threads",
     return std::make_tuple(a.to_vector(), b.to_vector(), c.to_vector(), d.to_vector(), g.offset());
   };
   const auto one = draw(1), two = draw(2), again = draw(2);
-  gm::set_num_threads(saved);
   REQUIRE(one == two);
   REQUIRE(two == again);
   gm::Generator other(100);

@@ -4,6 +4,8 @@
 // adjointness, thread-count reproducibility and geometry validation.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -32,13 +34,7 @@ struct Wide<double> {
   using type = long double;
 };
 
-template <class T>
-std::vector<T> random_vec(int64_t n, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> d(-1.0, 1.0);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  for (auto& e : v) e = static_cast<T>(d(rng));
-  return v;
-}
+using gmtest::random_vec;
 
 // A reference result: exact-ish values plus the sum of |terms| of each
 // element, which scales the rounding the kernel may legitimately make.
@@ -286,12 +282,6 @@ void check_tconv_case(const TCase& t, std::mt19937_64& rng) {
   check_close(dw, rdw, t.n * t.h * t.w, "conv_transpose2d backward_weight");
 }
 
-// Restores the thread count a test changed.
-struct ThreadGuard {
-  int saved = genmodel::num_threads();
-  ~ThreadGuard() { genmodel::set_num_threads(saved); }
-};
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("conv2d kernels match direct loops on random shapes", "[kernels][conv]", float,
@@ -350,7 +340,7 @@ TEST_CASE("conv2d backward kernels are adjoints of the forward", "[kernels][conv
 
 TEMPLATE_TEST_CASE("conv kernels: 1 and 2 threads agree, same count is bitwise reproducible",
                    "[kernels][conv][threads]", float, double) {
-  ThreadGuard guard;
+  gmtest::ThreadCount guard;
   std::mt19937_64 rng(99);
   const std::vector<Conv2dGeometry> cases = {
       conv2d_geometry(16, 8, 14, 14, 12, 4, 4, 2, 2, 1, 1, 1, 1, 1),  // chunked small planes

@@ -1,6 +1,8 @@
 // GEMM, broadcasting, reductions and permute against naive loops on random shapes.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include "genmodel/genmodel.hpp"
 
 namespace gm = genmodel;
@@ -152,14 +154,13 @@ TEMPLATE_TEST_CASE("reduce: sum, max, min over any dims match a naive loop", "[k
 }
 
 TEST_CASE("reduce: a long full sum is independent of the thread count", "[kernels][reduce][determinism]") {
-  const int saved = gm::num_threads();
+  gmtest::ThreadCount restore;
   gm::Generator g(5);
   auto x = gm::randn<float>({1 << 20}, g);
   gm::set_num_threads(1);
   const float one = gm::sum(x).item();
   gm::set_num_threads(2);
   const float two = gm::sum(x).item();
-  gm::set_num_threads(saved);
   REQUIRE(one == two);  // fixed-size chunks combined in order: bitwise equal
   long double naive = 0;
   for (float v : x.to_vector()) naive += v;

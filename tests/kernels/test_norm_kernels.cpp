@@ -5,6 +5,8 @@
 // running statistics, error paths and thread-count invariance.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -21,11 +23,6 @@ namespace {
 namespace K = genmodel::kernels::cpu;
 using LD = long double;
 
-struct NkThreads {  // sets the kernel thread count for a scope
-  int saved;
-  explicit NkThreads(int n) : saved(genmodel::num_threads()) { genmodel::set_num_threads(n); }
-  ~NkThreads() { genmodel::set_num_threads(saved); }
-};
 
 enum class NkKind { Batch, Layer, Group };
 
@@ -477,7 +474,7 @@ TEMPLATE_TEST_CASE("norm kernels give the same bits with 1 and 2 threads", "[ker
     const auto gamma = nk_uniform<T>(rng, sh.naff(), 0.5, 1.5), beta = nk_uniform<T>(rng, sh.naff(), -1.0, 1.0);
     std::vector<T> out[2][6];
     for (int t = 0; t < 2; ++t) {
-      NkThreads guard(t + 1);
+      gmtest::ThreadCount guard(t + 1);
       auto& o = out[t];
       nk_forward(sh, x, gamma, beta, o[0], o[1], o[2], T(1e-5));
       nk_backward(sh, dy, x, gamma, o[1], o[2], o[3], o[4], o[5]);

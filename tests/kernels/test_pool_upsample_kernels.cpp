@@ -4,6 +4,8 @@
 // and thread-count independence.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -21,13 +23,7 @@ namespace {
 
 using namespace genmodel::kernels::cpu;
 
-template <class T>
-std::vector<T> random_vec(int64_t n, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> d(-1.0, 1.0);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  for (auto& e : v) e = static_cast<T>(d(rng));
-  return v;
-}
+using gmtest::random_vec;
 
 int64_t uni(std::mt19937_64& rng, int64_t lo, int64_t hi) {
   return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
@@ -111,11 +107,6 @@ void ref_max_pool(const Pool2dGeometry& g, const std::vector<T>& x, std::vector<
         idx[o] = bi;
       }
 }
-
-struct ThreadGuard {
-  int saved = genmodel::num_threads();
-  ~ThreadGuard() { genmodel::set_num_threads(saved); }
-};
 
 }  // namespace
 
@@ -240,7 +231,7 @@ TEMPLATE_TEST_CASE("avg_pool2d matches direct loops (count_include_pad)", "[kern
 }
 
 TEST_CASE("pool backward kernels are adjoints and thread-count independent", "[kernels][pool][threads]") {
-  ThreadGuard guard;
+  gmtest::ThreadCount guard;
   std::mt19937_64 rng(13);
   const auto g = pool2d_geometry(4, 37, 13, 11, 3, 3, 2, 1, 1, 1);
   const int64_t xs = g.n * g.c * g.h * g.w, ys = g.n * g.c * g.oh * g.ow;
@@ -430,7 +421,7 @@ TEST_CASE("upsample_bilinear2d reproduces PyTorch values", "[kernels][upsample]"
 
 TEST_CASE("upsample backward kernels are adjoints and thread-count independent",
           "[kernels][upsample][threads]") {
-  ThreadGuard guard;
+  gmtest::ThreadCount guard;
   std::mt19937_64 rng(23);
   const int64_t nc = 37, h = 7, w = 6, oh = 16, ow = 11;
   const auto x = random_vec<double>(nc * h * w, rng), ybar = random_vec<double>(nc * oh * ow, rng);

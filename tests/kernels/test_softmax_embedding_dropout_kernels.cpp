@@ -4,6 +4,8 @@
 // paths, thread-count invariance and the Philox stream contract of dropout.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -23,11 +25,6 @@ namespace {
 namespace K = genmodel::kernels::cpu;
 using LD = long double;
 
-struct SedThreads {  // sets the kernel thread count for a scope
-  int saved;
-  explicit SedThreads(int n) : saved(genmodel::num_threads()) { genmodel::set_num_threads(n); }
-  ~SedThreads() { genmodel::set_num_threads(saved); }
-};
 
 template <class T>
 std::vector<T> sed_uniform(std::mt19937_64& rng, int64_t n, double lo, double hi) {
@@ -244,7 +241,7 @@ TEMPLATE_TEST_CASE("softmax kernels give the same bits with 1 and 2 threads", "[
       const auto x = sed_uniform<T>(rng, sh.numel(), -5.0, 5.0), dy = sed_uniform<T>(rng, sh.numel(), -1.0, 1.0);
       std::vector<T> y[2], dx[2];
       for (int t = 0; t < 2; ++t) {
-        SedThreads guard(t + 1);
+        gmtest::ThreadCount guard(t + 1);
         sed_forward(log, sh, x, y[t]);
         sed_backward(log, sh, dy, y[t], dx[t]);
       }
@@ -277,7 +274,7 @@ TEMPLATE_TEST_CASE("embedding kernels match the naive gather and scatter-add", "
         want_dt[idx[i] * c.dim + j] += dout[i * c.dim + j];  // the sequential order: bitwise target
       }
     for (int threads : {1, 2}) {
-      SedThreads guard(threads);
+      gmtest::ThreadCount guard(threads);
       std::vector<T> out(want_out.size(), T(-7)), dt(want_dt.size(), T(-7));
       K::embedding_forward<T>(idx.data(), c.n_idx, table.data(), c.num, c.dim, out.data());
       K::embedding_backward<T>(idx.data(), c.n_idx, dout.data(), c.num, c.dim, dt.data());
@@ -315,7 +312,7 @@ TEMPLATE_TEST_CASE("dropout_mask: Philox contract, thread invariance, keep rate 
     const int64_t n = 200003;
     std::vector<T> m[2];
     for (int t = 0; t < 2; ++t) {
-      SedThreads guard(t + 1);
+      gmtest::ThreadCount guard(t + 1);
       genmodel::Generator g(42, 1000);
       m[t].assign(size_t(n), T(-7));
       K::dropout_mask<T>(g, p, m[t].data(), n);

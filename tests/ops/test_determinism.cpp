@@ -3,6 +3,8 @@
 // threads up to float rounding.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include "genmodel/genmodel.hpp"
 
 namespace gm = genmodel;
@@ -10,8 +12,7 @@ namespace gm = genmodel;
 namespace {
 /// Loss and every parameter gradient of a conv/norm/pool/linear network, seeded.
 std::vector<std::vector<float>> run_network(int threads) {
-  const int saved = gm::num_threads();
-  gm::set_num_threads(threads);
+  gmtest::ThreadCount scope(threads);
   gm::Generator g(42);
   auto x = gm::randn<float>({16, 3, 16, 16}, g);
   std::vector<gm::Tensor<float>> params = {
@@ -32,7 +33,6 @@ std::vector<std::vector<float>> run_network(int threads) {
   loss.backward();
   std::vector<std::vector<float>> out = {loss.to_vector()};
   for (auto& p : params) out.push_back(p.grad().to_vector());
-  gm::set_num_threads(saved);
   return out;
 }
 }  // namespace
