@@ -1,10 +1,10 @@
 // The consumer check: a program outside the genmodel tree that finds the
 // library through CMake (find_package or add_subdirectory), multiplies
-// matrices with genmodel::kernels::cpu::gemm<float> and checks the result.
+// matrices with genmodel::kernels::cpu::gemm<float>, takes a gradient through
+// the umbrella header's autograd, and checks the results.
 // Exit status 0 = the headers, the include path, the dependencies and the
 // link (OpenBLAS when the build uses it) all work from outside.
-#include <genmodel/core/tensor.hpp>
-#include <genmodel/kernels/cpu/gemm.hpp>
+#include <genmodel/genmodel.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -53,6 +53,17 @@ int main() {
           std::printf("large gemm: z(%d,%d) = %g, expected %g\n", i, j, z.data()[i * n + j], ref);
         ++failures;
       }
+    }
+  }
+
+  // 3. Autograd through the umbrella header: d/dx sum(x * x) = 2 x.
+  auto v = gm::tensor<float>({1, -2, 3});
+  v.requires_grad_();
+  gm::sum(gm::mul(v, v)).backward();
+  for (int i = 0; i < 3; ++i) {
+    if (v.grad().data()[i] != 2 * v.data()[i]) {
+      std::printf("autograd: grad[%d] = %g, expected %g\n", i, v.grad().data()[i], 2 * v.data()[i]);
+      ++failures;
     }
   }
 
