@@ -66,7 +66,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
 #ifdef GENMODEL_WITH_CBLAS
   if (m * n * k >= (int64_t(1) << 15) && k > 0) {
-    openblas_set_num_threads(num_threads());
+    // OpenBLAS's second thread costs more than it saves below ~4M multiply-adds.
+    openblas_set_num_threads(m * n * k < (int64_t(1) << 22) ? 1 : num_threads());
     const auto ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
     if constexpr (std::is_same_v<T, float>)
       cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb),
