@@ -1,7 +1,12 @@
-// genmodel/genmodel.hpp: the umbrella header. Finer-grained headers live in
-// core/, kernels/, autograd/ and ops/ for translation units that want less.
+// genmodel/genmodel.hpp: the umbrella header: tensors, autograd, ops,
+// modules, optimizers and losses. Files, data loading and interop have their
+// own umbrellas (genmodel/io.hpp, genmodel/data.hpp, genmodel/interop.hpp);
+// finer-grained headers live in each folder.
 #pragma once
 
 #include "genmodel/core/allocator.hpp"
 #include "genmodel/core/parallel.hpp"
+#include "genmodel/losses.hpp"
+#include "genmodel/nn.hpp"
 #include "genmodel/ops.hpp"
+#include "genmodel/optim.hpp"

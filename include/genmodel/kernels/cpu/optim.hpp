@@ -1,0 +1,82 @@
+// genmodel/kernels/cpu/optim.hpp: fused optimizer updates over contiguous
+// buffers, one pass over a parameter each (SGD with momentum / Nesterov,
+// Adam / AdamW, the EMA of weights). The arithmetic follows PyTorch's
+// single-tensor implementations operation by operation, so results match
+// torch.optim up to the rounding of the element type. Callers validate the
+// shapes first: nothing here throws.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "genmodel/core/parallel.hpp"
+
+namespace genmodel::kernels::cpu {
+
+inline constexpr int64_t kOptimGrain = 16384;
+
+struct SgdCoeffs {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov;
+};
+
+/// One SGD step of p (n elements) with gradient g. `buf` is the momentum
+/// buffer (unused when momentum is 0); `first` means it is uninitialised and
+/// starts as the (weight-decayed) gradient, as in torch.optim.SGD.
+template <class T>
+void sgd_step(T* p, const T* g, T* buf, int64_t n, const SgdCoeffs& c, bool first) {
+  const T lr = T(c.lr), mom = T(c.momentum), wd = T(c.weight_decay), keep = T(1 - c.dampening);
+  const bool use_wd = c.weight_decay != 0, use_mom = c.momentum != 0, nesterov = c.nesterov;
+  parallel_for(0, n, kOptimGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T d = use_wd ? g[i] + wd * p[i] : g[i];
+      if (use_mom) {
+        const T b = first ? d : buf[i] * mom + keep * d;
+        buf[i] = b;
+        d = nesterov ? d + mom * b : b;
+      }
+      p[i] = p[i] - lr * d;
+    }
+  });
+}
+
+struct AdamCoeffs {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;  // AdamW: p *= 1 - lr * wd before the update; Adam: g += wd * p
+  int64_t step;    // 1 on the first update
+};
+
+/// One Adam / AdamW step of p with gradient g and moments m (exp_avg) and
+/// v (exp_avg_sq), with PyTorch's bias correction.
+template <class T>
+void adam_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamCoeffs& c) {
+  const double bc1 = 1 - std::pow(c.beta1, double(c.step));
+  const double bc2 = 1 - std::pow(c.beta2, double(c.step));
+  const T step_size = T(c.lr / bc1), bc2_sqrt = T(std::sqrt(bc2));
+  const T one_m_b1 = T(1 - c.beta1), b2 = T(c.beta2), one_m_b2 = T(1 - c.beta2), eps = T(c.eps);
+  const T wd = T(c.weight_decay), shrink = T(1 - c.lr * c.weight_decay);
+  const bool l2 = !c.decoupled && c.weight_decay != 0, decay = c.decoupled && c.weight_decay != 0;
+  parallel_for(0, n, kOptimGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T pi = decay ? p[i] * shrink : p[i];
+      const T gi = l2 ? g[i] + wd * pi : g[i];
+      const T mi = m[i] + (gi - m[i]) * one_m_b1;  // exp_avg.lerp_(grad, 1 - beta1)
+      const T vi = v[i] * b2 + one_m_b2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      const T denom = std::sqrt(vi) / bc2_sqrt + eps;
+      p[i] = pi - step_size * (mi / denom);
+    }
+  });
+}
+
+/// shadow += (1 - decay) * (p - shadow), the EMA of weights.
+template <class T>
+void ema_update(T* shadow, const T* p, int64_t n, double decay) {
+  const T w = T(1 - decay);
+  parallel_for(0, n, kOptimGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) shadow[i] += w * (p[i] - shadow[i]);
+  });
+}
+
+}  // namespace genmodel::kernels::cpu

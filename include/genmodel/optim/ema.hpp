@@ -1,0 +1,114 @@
+// genmodel/optim/ema.hpp: an exponential moving average of weights,
+// shadow = decay * shadow + (1 - decay) * param after every optimizer step.
+// For sampling, store() keeps the live weights, copy_to() writes the EMA
+// weights into the parameters, and restore() puts the live ones back.
+#pragma once
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "genmodel/kernels/cpu/optim.hpp"
+#include "genmodel/core/tensor.hpp"
+
+namespace genmodel::optim {
+
+template <class T = float, class D = cpu>
+class EMA {
+ public:
+  using TensorT = Tensor<T, D>;
+
+  /// The shadow starts as a copy of params.
+  EMA(const std::vector<TensorT>& params, double decay) : decay_(decay) {
+    GM_CHECK(decay >= 0 && decay <= 1, "EMA: decay must be in [0, 1], got ", decay);
+    for (size_t i = 0; i < params.size(); ++i) {
+      GM_CHECK(params[i].defined(), "EMA: parameter ", i, " is undefined");
+      shadow_.push_back(params[i].clone_data());
+    }
+  }
+
+  double decay() const { return decay_; }
+  const std::vector<TensorT>& shadow() const { return shadow_; }
+
+  /// Moves the shadow towards params (call after each optimizer step).
+  void update(const std::vector<TensorT>& params) {
+    check(params, "update");
+    for (size_t i = 0; i < params.size(); ++i)
+      kernels::cpu::ema_update(shadow_[i].data(), params[i].data(), params[i].numel(), decay_);
+  }
+
+  /// Keeps a copy of the live weights for restore().
+  void store(const std::vector<TensorT>& params) {
+    check(params, "store");
+    stored_.clear();
+    for (const auto& p : params) stored_.push_back(p.clone_data());
+  }
+
+  /// Writes the EMA weights into params (in place: the same storage).
+  void copy_to(const std::vector<TensorT>& params) const {
+    check(params, "copy_to");
+    for (size_t i = 0; i < params.size(); ++i) copy(shadow_[i], params[i]);
+  }
+
+  /// Writes the weights kept by store() back into params.
+  void restore(const std::vector<TensorT>& params) {
+    GM_CHECK(!stored_.empty() || params.empty(), "EMA: restore without a preceding store");
+    check(params, "restore");
+    for (size_t i = 0; i < params.size(); ++i) copy(stored_[i], params[i]);
+    stored_.clear();
+  }
+
+  /// "shadow.<i>" for each parameter, plus "decay" as a scalar.
+  std::map<std::string, TensorT> state_dict() const {
+    std::map<std::string, TensorT> dict;
+    for (size_t i = 0; i < shadow_.size(); ++i) dict["shadow." + std::to_string(i)] = shadow_[i].clone_data();
+    auto d = TensorT::empty(Shape{});
+    d.data()[0] = T(decay_);
+    dict["decay"] = d;
+    return dict;
+  }
+
+  /// Checks every key and shape before changing anything. The decay is kept
+  /// as constructed (a float scalar cannot hold it exactly); the stored one
+  /// is only checked to be present.
+  void load_state_dict(const std::map<std::string, TensorT>& dict) {
+    for (const auto& [key, t] : dict) {
+      if (key == "decay") {
+        GM_CHECK(t.defined() && t.numel() == 1, "EMA: load_state_dict: key 'decay' must be a scalar");
+        continue;
+      }
+      const std::string index = key.rfind("shadow.", 0) == 0 ? key.substr(7) : "";
+      GM_CHECK(!index.empty() && index.find_first_not_of("0123456789") == std::string::npos &&
+                   std::stoul(index) < shadow_.size(),
+               "EMA: load_state_dict: unexpected key '", key, "'");
+      const auto& want = shadow_[std::stoul(index)].shape();
+      GM_CHECK(t.defined() && t.shape() == want, "EMA: load_state_dict: key '", key, "' has shape ",
+               t.defined() ? t.shape() : Shape{}, ", expected ", want);
+    }
+    GM_CHECK(dict.count("decay"), "EMA: load_state_dict: missing key 'decay'");
+    for (size_t i = 0; i < shadow_.size(); ++i)
+      GM_CHECK(dict.count("shadow." + std::to_string(i)), "EMA: load_state_dict: missing key 'shadow.", i, "'");
+    for (size_t i = 0; i < shadow_.size(); ++i) shadow_[i] = dict.at("shadow." + std::to_string(i)).clone_data();
+  }
+
+ private:
+  void check(const std::vector<TensorT>& params, const char* op) const {
+    GM_CHECK(params.size() == shadow_.size(), "EMA: ", op, ": ", params.size(), " parameters, the EMA holds ",
+             shadow_.size());
+    for (size_t i = 0; i < params.size(); ++i)
+      GM_CHECK(params[i].defined() && params[i].shape() == shadow_[i].shape(), "EMA: ", op, ": parameter ", i,
+               " has shape ", params[i].defined() ? params[i].shape() : Shape{}, ", the EMA holds ",
+               shadow_[i].shape());
+  }
+
+  static void copy(const TensorT& from, const TensorT& to) {
+    std::memcpy(to.data(), from.data(), sizeof(T) * from.numel());
+  }
+
+  double decay_;
+  std::vector<TensorT> shadow_;
+  std::vector<TensorT> stored_;
+};
+
+}  // namespace genmodel::optim
