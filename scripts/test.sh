@@ -20,6 +20,13 @@ trap report_time EXIT
 phase() { echo "== $1 ($((SECONDS - phase_start)) s)"; phase_start=$SECONDS; }
 
 scripts/deps.sh
+# The safetensors interoperability test reads and writes files with Python's
+# safetensors package (PyPI); without it that test skips with a warning.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import safetensors, numpy' 2>/dev/null; then
+  python3 -m pip install --quiet safetensors numpy 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages safetensors numpy 2>/dev/null ||
+    echo "test.sh: could not install Python's safetensors; its interop test will skip"
+fi
 phase "dependencies checked"
 
 # shellcheck disable=SC2086  # GENMODEL_CMAKE_ARGS is a word list on purpose
