@@ -5,7 +5,10 @@
 #include <random>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "genmodel/core/parallel.hpp"
+#include "genmodel/core/tensor.hpp"
 
 namespace gmtest {
 
@@ -28,6 +31,15 @@ std::vector<T> random_vec(int64_t n, std::mt19937_64& rng) {
   std::vector<T> v(static_cast<std::size_t>(n));
   for (auto& e : v) e = static_cast<T>(d(rng));
   return v;
+}
+
+/// Every element of a equals the expected value within an absolute tolerance.
+inline void check_close(const genmodel::Tensor<float>& a, const std::vector<float>& b, double tol = 1e-5) {
+  REQUIRE(a.numel() == static_cast<int64_t>(b.size()));
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    INFO("element " << i);
+    CHECK(a.data()[i] == Approx(b[i]).margin(tol));
+  }
 }
 
 }  // namespace gmtest

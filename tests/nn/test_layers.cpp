@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "genmodel/nn.hpp"
+#include "test_util.hpp"
 
 namespace gm = genmodel;
 namespace nn = genmodel::nn;
@@ -13,13 +14,7 @@ using TensorF = gm::Tensor<float>;
 
 namespace {
 
-void check_close(const TensorF& a, const std::vector<float>& b, double tol = 1e-5) {
-  REQUIRE(a.numel() == static_cast<int64_t>(b.size()));
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    INFO("element " << i);
-    CHECK(a.data()[i] == Approx(b[i]).margin(tol));
-  }
-}
+using gmtest::check_close;
 
 void set(TensorF& t, const std::vector<float>& v) {
   REQUIRE(t.numel() == static_cast<int64_t>(v.size()));
