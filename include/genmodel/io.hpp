@@ -8,3 +8,4 @@
 #include "genmodel/io/png.hpp"
 #include "genmodel/io/progress.hpp"
 #include "genmodel/io/safetensors.hpp"
+#include "genmodel/io/training_state.hpp"
