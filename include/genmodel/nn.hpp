@@ -13,6 +13,7 @@
 #include "genmodel/nn/linear.hpp"
 #include "genmodel/nn/module.hpp"
 #include "genmodel/nn/normalization.hpp"
+#include "genmodel/nn/pooling.hpp"
 #include "genmodel/nn/resblock.hpp"
 #include "genmodel/nn/sequential.hpp"
 #include "genmodel/nn/summary.hpp"

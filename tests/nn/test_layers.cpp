@@ -241,3 +241,14 @@ TEST_CASE("nn layers work in double", "[nn]") {
   y.sum().backward();
   for (const auto& p : net.parameters()) CHECK(p.grad().defined());
 }
+
+TEST_CASE("pooling layers: MaxPool2d and AvgPool2d on a hand-worked plane", "[nn]") {
+  // One 4x4 plane 0..15; 2x2 windows.
+  auto x = gm::reshape(gm::arange<float>(0, 16), {1, 1, 4, 4});
+  check_close(nn::MaxPool2d<float>(2)(x), {5, 7, 13, 15});
+  check_close(nn::AvgPool2d<float>(2)(x), {2.5f, 4.5f, 10.5f, 12.5f});
+  // Stride 1: overlapping windows, 3x3 output.
+  check_close(nn::MaxPool2d<float>(2, 1)(x), {5, 6, 7, 9, 10, 11, 13, 14, 15});
+  REQUIRE(nn::MaxPool2d<float>(2).num_parameters() == 0);
+  REQUIRE(nn::MaxPool2d<float>(2).type_name() == "MaxPool2d");
+}
