@@ -73,6 +73,7 @@ struct AdamRef {
   bool decoupled;
   int t = 0;
   std::vector<Vec> m{}, v{};
+
   void step(std::vector<Vec>& p, int k) {
     if (m.empty()) {
       m = v = p;
@@ -93,6 +94,18 @@ struct AdamRef {
   }
 };
 
+/// Five steps of the optimizer beside five of its reference rule, compared after each.
+template <class Opt, class Ref>
+void check_five_steps(const std::vector<TD>& ps, Opt& opt, Ref& ref) {
+  auto want = values(ps);
+  for (int k = 0; k < 5; ++k) {
+    set_grads(ps, k);
+    opt.step();
+    ref.step(want, k);
+    require_close(ps, want);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("SGD follows the published update rule", "[optim]") {
@@ -112,13 +125,7 @@ TEST_CASE("SGD follows the published update rule", "[optim]") {
       auto ps = make_params();
       optim::SGD<double> opt(ps, c.o);
       SgdRef ref{c.o.lr, c.o.momentum, c.o.dampening, c.o.weight_decay, c.o.nesterov, {}};
-      auto want = values(ps);
-      for (int k = 0; k < 5; ++k) {
-        set_grads(ps, k);
-        opt.step();
-        ref.step(want, k);
-        require_close(ps, want);
-      }
+      check_five_steps(ps, opt, ref);
       CHECK(opt.state(0).count("momentum_buffer") == (c.o.momentum != 0 ? 1u : 0u));
     }
   }
@@ -129,39 +136,21 @@ TEST_CASE("Adam and AdamW follow the published update rules", "[optim]") {
     auto ps = make_params();
     optim::Adam<double> opt(ps, {.lr = 0.01});
     AdamRef ref{0.01, 0.9, 0.999, 1e-8, 0, false};
-    auto want = values(ps);
-    for (int k = 0; k < 5; ++k) {
-      set_grads(ps, k);
-      opt.step();
-      ref.step(want, k);
-      require_close(ps, want);
-    }
+    check_five_steps(ps, opt, ref);
     CHECK(opt.state(1).at("step").item() == 5.0);
   }
   SECTION("Adam, L2 weight decay and other betas") {
     auto ps = make_params();
     optim::Adam<double> opt(ps, {.lr = 0.02, .betas = {0.8, 0.99}, .eps = 1e-6, .weight_decay = 0.1});
     AdamRef ref{0.02, 0.8, 0.99, 1e-6, 0.1, false};
-    auto want = values(ps);
-    for (int k = 0; k < 5; ++k) {
-      set_grads(ps, k);
-      opt.step();
-      ref.step(want, k);
-      require_close(ps, want);
-    }
+    check_five_steps(ps, opt, ref);
   }
   SECTION("AdamW, decoupled weight decay (default 1e-2)") {
     auto ps = make_params();
     optim::AdamW<double> opt(ps, {.lr = 0.05});
     CHECK(opt.param_groups()[0].weight_decay == 1e-2);
     AdamRef ref{0.05, 0.9, 0.999, 1e-8, 1e-2, true};
-    auto want = values(ps);
-    for (int k = 0; k < 5; ++k) {
-      set_grads(ps, k);
-      opt.step();
-      ref.step(want, k);
-      require_close(ps, want);
-    }
+    check_five_steps(ps, opt, ref);
   }
 }
 
