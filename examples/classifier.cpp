@@ -2,15 +2,12 @@
 // dataset-fashion-mnist by default), prints the test accuracy and saves the
 // model's state dict as DIR/classifier.safetensors under PyTorch's names.
 //
-// The model is two Sequentials in one Module, so the 128 penultimate
-// features (the future FID feature extractor) are one call away:
+// The model (Classifier in fmnist_classifier.hpp, shared with evaluate.cpp)
+// is two Sequentials in one Module, so the 128 penultimate features, the
+// feature space of evaluate's FID-FMNIST, are one call away:
 //   Classifier net(gen);  net.load_state_dict(...);  net.eval();
 //   NoGradGuard g;  auto f = net.features->forward(images);  // (B, 128)
 //   auto logits = net.head->forward(f);                      // (B, 10)
-// features: Conv 1->16 k5 p2, BN, ReLU, MaxPool 2    (16, 14, 14)
-//           Conv 16->32 k5 p2, BN, ReLU, MaxPool 2   (32, 7, 7)
-//           Flatten, Linear 1568 -> 128, ReLU         (128)
-// head:     Linear 128 -> 10                          (10 logits)
 // About 6 MFLOP per image forward, so an epoch of 60k images (forward and
 // backward) is about 1 TFLOP. Adam, lr cosine-annealed to 0 over the run.
 // Measured on 2 idle cores: about 34 s an epoch (1800 img/s); the default 4
@@ -29,37 +26,16 @@
 #include <genmodel/io.hpp>
 #include <string>
 
+#include "fmnist_classifier.hpp"
+
 namespace gm = genmodel;
 namespace nn = genmodel::nn;
 using Tensor = gm::Tensor<float>;
 
 namespace {
 
-/// The CNN: features (images (B, 1, 28, 28) -> (B, 128)) then head (-> (B, 10)).
-class Classifier : public nn::Module<float> {
- public:
-  static constexpr int64_t kFeatures = 128;
-
-  explicit Classifier(gm::Generator& gen) : nn::Module<float>("Classifier") {
-    features = register_module("features", std::make_shared<nn::Sequential<float>>());
-    features->emplace_back<nn::Conv2d<float>>(1, 16, 5, nn::ConvOptions{.padding = 2, .bias = false}, gen);
-    features->emplace_back<nn::BatchNorm2d<float>>(16);
-    features->emplace_back<nn::ReLU<float>>();
-    features->emplace_back<nn::MaxPool2d<float>>(2);
-    features->emplace_back<nn::Conv2d<float>>(16, 32, 5, nn::ConvOptions{.padding = 2, .bias = false}, gen);
-    features->emplace_back<nn::BatchNorm2d<float>>(32);
-    features->emplace_back<nn::ReLU<float>>();
-    features->emplace_back<nn::MaxPool2d<float>>(2);
-    features->emplace_back<nn::Flatten<float>>();
-    features->emplace_back<nn::Linear<float>>(32 * 7 * 7, kFeatures, true, gen);
-    features->emplace_back<nn::ReLU<float>>();
-    head = register_module("head", std::make_shared<nn::Sequential<float>>());
-    head->emplace_back<nn::Linear<float>>(kFeatures, 10, true, gen);
-  }
-  Tensor forward(const Tensor& x) { return head->forward(features->forward(x)); }
-
-  std::shared_ptr<nn::Sequential<float>> features, head;
-};
+using fmnist::Classifier;
+using fmnist::load_model_file;
 
 /// The first n examples of a dataset (for --limit).
 template <gm::data::Dataset DS>
@@ -111,16 +87,6 @@ gm::io::TensorMap to_tensor_map(const nn::StateDict<float>& sd) {
       out.emplace(name, t);
   }
   return out;
-}
-
-/// Reads a file written by save_model back into a state dict of floats.
-nn::StateDict<float> load_model_file(const std::filesystem::path& path) {
-  GM_CHECK(std::filesystem::is_regular_file(path), "no such file: ", path.string());
-  auto file = gm::io::read_safetensors(path);
-  nn::StateDict<float> sd;
-  for (auto& [name, any] : file.tensors)
-    std::visit([&, &name = name](const auto& t) { sd.insert(name, t.template to<float>()); }, any);
-  return sd;
 }
 
 /// Writes the state dict and reads it back, checking every tensor bit for bit.
