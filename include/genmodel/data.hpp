@@ -7,4 +7,5 @@
 #include "genmodel/data/dataset.hpp"
 #include "genmodel/data/fashion_mnist.hpp"
 #include "genmodel/data/idx.hpp"
+#include "genmodel/data/subset.hpp"
 #include "genmodel/data/transforms.hpp"

@@ -142,6 +142,16 @@ class DataLoader {
   void set_epoch(int64_t e) {
     GM_CHECK(e >= 0, "DataLoader::set_epoch: epoch must be non-negative, got ", e);
     epoch_ = e;
+    start_batch_ = 0;
+  }
+
+  /// Resumes mid-epoch: the next range-for runs epoch `e` from its batch `k`
+  /// (the batches it yields are those an uninterrupted epoch yields from k on).
+  void set_position(int64_t e, int64_t k) {
+    GM_CHECK(e >= 0 && k >= 0 && k <= num_batches(), "DataLoader::set_position: need epoch >= 0 and batch in [0, ",
+             num_batches(), "], got epoch ", e, ", batch ", k);
+    epoch_ = e;
+    start_batch_ = k;
   }
 
   /// The dataset indices of epoch `e` in visiting order: 0..n-1 unshuffled,
@@ -202,10 +212,10 @@ class DataLoader {
     prefetcher_.reset();
     run_epoch_ = epoch_++;
     run_order_ = order(run_epoch_);
-    next_ = 0;
+    next_ = std::exchange(start_batch_, 0);
     if (opt_.prefetch)
       prefetcher_ = std::make_unique<detail::Prefetcher>(
-          num_batches(), [this](int64_t k) { return make_batch(run_order_, run_epoch_, k); });
+          num_batches() - next_, [this, first = next_](int64_t k) { return make_batch(run_order_, run_epoch_, first + k); });
     advance();
     return Iterator(this);
   }
@@ -226,6 +236,7 @@ class DataLoader {
   DataLoaderOptions opt_;
   BatchTransform transform_;
   int64_t epoch_ = 0;
+  int64_t start_batch_ = 0;  // where the next epoch starts (set_position)
   // The live epoch: its number, its order, how many of its batches have been
   // taken (the current one included) and the worker building those ahead.
   int64_t run_epoch_ = 0;

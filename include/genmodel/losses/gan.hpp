@@ -7,6 +7,9 @@
 //   LeastSquares:  d = ((real - 1)^2 + fake^2) / 2, g = (fake - 1)^2 / 2  (LSGAN, a=0, b=c=1)
 //   Hinge:         d = relu(1 - real) + relu(1 + fake), g = -fake
 //   Wasserstein:   d = fake - real, g = -fake  (add a gradient_penalty for WGAN-GP)
+//   WassersteinGP: the Wasserstein objective, as a separate type so that
+//                  models::GAN adds the gradient penalty (lambda 10, 5 critic
+//                  updates per generator update) by default
 #pragma once
 
 #include <concepts>
@@ -68,6 +71,9 @@ struct Wasserstein {
   }
 };
 
-static_assert(GanLoss<NonSaturating> && GanLoss<LeastSquares> && GanLoss<Hinge> && GanLoss<Wasserstein>);
+struct WassersteinGP : Wasserstein {};
+
+static_assert(GanLoss<NonSaturating> && GanLoss<LeastSquares> && GanLoss<Hinge> && GanLoss<Wasserstein> &&
+              GanLoss<WassersteinGP>);
 
 }  // namespace genmodel::losses
