@@ -1,0 +1,52 @@
+# CTest tests of the GAN trainers (included from examples/CMakeLists.txt when
+# tests are on). Small runs on a few hundred Fashion-MNIST images: flags and
+# failure paths, exact resume, and that a short run learns.
+
+# Exactly one line on stderr and the given exit code, never a crash; the
+# wrapper appends the exit code to the output.
+function(trainer_failure_test trainer name code regex)
+  add_test(NAME example.${trainer}_${name}
+           COMMAND sh -c "\"$0\" \"$@\" 2>&1; echo \"exit code $?\"" $<TARGET_FILE:${trainer}> ${ARGN})
+  set_tests_properties(example.${trainer}_${name} PROPERTIES
+                       PASS_REGULAR_EXPRESSION "^${trainer}: ${regex}[^\n]*\nexit code ${code}\n$" TIMEOUT 60)
+endfunction()
+set(_gan ${CMAKE_CURRENT_BINARY_DIR}/gan_smoke)
+trainer_failure_test(dcgan unknown_flag 2 "The following argument was not expected: --bogus" --bogus)
+trainer_failure_test(dcgan bad_loss 2 "--loss: foo not in" --loss foo)
+trainer_failure_test(dcgan bad_steps 2 "--steps: Value -3" --steps -3)
+trainer_failure_test(dcgan sample_only_without_checkpoint 2 "--sample-only: needs --resume CKPT" --sample-only)
+trainer_failure_test(dcgan samples_without_file 2 "--samples: --samples N and --samples-out FILE go together"
+                     --samples 10)
+trainer_failure_test(dcgan missing_checkpoint 2 "--resume: no such checkpoint file: [^ ]*nope.safetensors"
+                     --resume ${_gan}/nope.safetensors)
+trainer_failure_test(dcgan missing_data 1 "the training images \\(--data [^ ]*no_such_dir\\): FashionMNIST: directory"
+                     --data ${_gan}/no_such_dir --steps 1 --out ${_gan}/missing_data)
+trainer_failure_test(dcgan unreadable_checkpoint 1 "safetensors: [^ ]*CMakeLists.txt: header length"
+                     --resume ${CMAKE_CURRENT_SOURCE_DIR}/CMakeLists.txt --out ${_gan}/bad_ckpt)
+trainer_failure_test(wgan_gp batch_larger_than_data 1 "--batch 64 is larger than the --limit"
+                     --limit 10 --steps 1 --out ${_gan}/tiny)
+
+# Resume: N steps straight and N/2 + N/2 through the checkpoint give the same
+# losses step for step (metrics.csv without its time column), for a
+# batch-norm GAN, a conditional one and WGAN-GP (5 batches per step).
+function(trainer_resume_test trainer steps half)
+  set(_dir ${_gan}/${trainer}_resume)
+  set(_common --limit 640 --threads 1 --log-every 1 --sample-every 0 --checkpoint-every 0)
+  add_test(NAME example.${trainer}_resume_straight COMMAND ${trainer} ${_common} --steps ${steps} --out ${_dir}/a)
+  add_test(NAME example.${trainer}_resume_first_half COMMAND ${trainer} ${_common} --steps ${half} --out ${_dir}/b)
+  add_test(NAME example.${trainer}_resume_second_half
+           COMMAND ${trainer} ${_common} --steps ${steps} --out ${_dir}/b --resume ${_dir}/b/checkpoint.safetensors)
+  add_test(NAME example.${trainer}_resume_same_losses
+           COMMAND sh -c "cut -d, -f1-7 '${_dir}/a/metrics.csv' > '${_dir}/a.csv' &&
+                          cut -d, -f1-7 '${_dir}/b/metrics.csv' > '${_dir}/b.csv' &&
+                          test $(wc -l < '${_dir}/a.csv') -eq $((${steps} + 1)) && cmp '${_dir}/a.csv' '${_dir}/b.csv'")
+  set_tests_properties(example.${trainer}_resume_first_half PROPERTIES FIXTURES_SETUP ${trainer}_half)
+  set_tests_properties(example.${trainer}_resume_second_half PROPERTIES FIXTURES_REQUIRED ${trainer}_half
+                       FIXTURES_SETUP ${trainer}_resumed)
+  set_tests_properties(example.${trainer}_resume_straight PROPERTIES FIXTURES_SETUP ${trainer}_straight)
+  set_tests_properties(example.${trainer}_resume_same_losses PROPERTIES
+                       FIXTURES_REQUIRED "${trainer}_resumed;${trainer}_straight")
+endfunction()
+trainer_resume_test(dcgan 8 4)
+trainer_resume_test(cgan 6 3)
+trainer_resume_test(wgan_gp 4 2)
