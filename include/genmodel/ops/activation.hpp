@@ -4,6 +4,8 @@
 // a critic built from them has second derivatives.
 #pragma once
 
+#include <algorithm>
+
 #include "genmodel/kernels/cpu/softmax.hpp"
 #include "genmodel/ops/unary.hpp"
 
@@ -11,7 +13,9 @@ namespace genmodel {
 
 template <class T, class D>
 Tensor<T, D> relu(const Tensor<T, D>& x) {
-  auto out = detail::unary_forward(x, [](T v) { return v > T(0) ? v : T(0); });
+  // Branchless forms (max/min, a 0/1 factor) vectorise; a select on the sign
+  // becomes a mispredicted branch on activations of random sign.
+  auto out = detail::unary_forward(x, [](T v) { return std::max(v, T(0)); });
   return record(out, "relu", {&x}, [x](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{mul(g, gt(x, T(0)))};
   });
@@ -19,9 +23,9 @@ Tensor<T, D> relu(const Tensor<T, D>& x) {
 
 template <class T, class D>
 Tensor<T, D> leaky_relu(const Tensor<T, D>& x, ScalarArg<T> slope) {
-  auto out = detail::unary_forward(x, [slope](T v) { return v > T(0) ? v : v * slope; });
+  auto out = detail::unary_forward(x, [slope](T v) { return std::max(v, T(0)) + slope * std::min(v, T(0)); });
   return record(out, "leaky_relu", {&x}, [x, slope](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
-    auto d = detail::unary_forward(x, [slope](T v) { return v > T(0) ? T(1) : slope; });
+    auto d = detail::unary_forward(x, [slope](T v) { return slope + (T(1) - slope) * T(v > T(0)); });
     return detail::Grads<T, D>{mul(g, d)};
   });
 }

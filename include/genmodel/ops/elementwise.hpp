@@ -137,7 +137,7 @@ Tensor<T, D> neg(const Tensor<T, D>& a) {
 #define GENMODEL_COMPARISON(NAME, OP)                                                         \
   template <class T, class D>                                                                 \
   Tensor<T, D> NAME(const Tensor<T, D>& a, const Tensor<T, D>& b) {                           \
-    return detail::binary_forward(a, b, #NAME, [](T x, T y) { return x OP y ? T(1) : T(0); }); \
+    return detail::binary_forward(a, b, #NAME, [](T x, T y) { return T(x OP y); }); \
   }
 GENMODEL_COMPARISON(eq, ==)
 GENMODEL_COMPARISON(ne, !=)
@@ -149,11 +149,11 @@ GENMODEL_COMPARISON(ge, >=)
 
 template <class T, class D>
 Tensor<T, D> gt(const Tensor<T, D>& a, ScalarArg<T> s) {
-  return detail::unary_forward(a, [s](T x) { return x > s ? T(1) : T(0); });
+  return detail::unary_forward(a, [s](T x) { return T(x > s); });
 }
 template <class T, class D>
 Tensor<T, D> lt(const Tensor<T, D>& a, ScalarArg<T> s) {
-  return detail::unary_forward(a, [s](T x) { return x < s ? T(1) : T(0); });
+  return detail::unary_forward(a, [s](T x) { return T(x < s); });
 }
 
 template <class T, class D>
