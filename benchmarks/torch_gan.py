@@ -80,6 +80,7 @@ OpenMP spin-waiting that can make 2-thread runs slower than 1-thread ones.
 """
 
 import argparse
+import contextlib
 import ctypes
 import gzip
 import json
@@ -253,6 +254,17 @@ class GAN:
     def critic(self, x: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
         return (self.D(x, y) if self.spec.conditional else self.D(x)).view(-1)
 
+    @contextlib.contextmanager
+    def frozen_d(self):
+        """D's parameters do not require grad inside: the generator update's
+        backward skips D's weight gradients, which D's next update would
+        discard (genmodel's GAN::train_step does the same)."""
+        self.D.requires_grad_(False)
+        try:
+            yield
+        finally:
+            self.D.requires_grad_(True)
+
     def step(self, next_batch: Callable[[], Tuple[torch.Tensor, torch.Tensor]]) -> Dict[str, torch.Tensor]:
         """One step; next_batch() gives (images (N,1,28,28), labels (N,)).
         Returns detached scalars: loss_d, loss_g, d_real, d_fake."""
@@ -276,9 +288,10 @@ class GAN:
         self.opt_d.step()
 
         # G: BCE(D(G(z)), 1), through the updated D
-        loss_g = F.binary_cross_entropy_with_logits(self.critic(fake, y), ones)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        with self.frozen_d():
+            loss_g = F.binary_cross_entropy_with_logits(self.critic(fake, y), ones)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
         self.opt_g.step()
 
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
@@ -305,9 +318,10 @@ class GAN:
             loss_d.backward()
             self.opt_d.step()
 
-        loss_g = -self.critic(self.generate(torch.randn(n, Z_DIM), None), None).mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        with self.frozen_d():
+            loss_g = -self.critic(self.generate(torch.randn(n, Z_DIM), None), None).mean()
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
         self.opt_g.step()
 
         # for wgan_gp, d_real / d_fake are raw critic means of the last critic step

@@ -30,6 +30,7 @@
 #include <memory>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "genmodel/core/random.hpp"
 #include "genmodel/losses/gan.hpp"
@@ -81,6 +82,27 @@ struct GanMetrics {
   double penalty = 0;  // gradient penalty and/or R1, as added to loss_d
   double d_real = 0;   // mean D(x): a probability for NonSaturating, the raw output otherwise
   double d_fake = 0;   // mean D(G(z)), likewise, before the D update
+};
+
+/// Marks parameters as not requiring grad for a scope (restoring each one's flag).
+template <class T, class D>
+class FrozenParameters {
+ public:
+  explicit FrozenParameters(std::vector<Tensor<T, D>> params) : params_(std::move(params)) {
+    for (auto& p : params_) {
+      was_.push_back(p.requires_grad());
+      p.requires_grad_(false);
+    }
+  }
+  ~FrozenParameters() {
+    for (std::size_t i = 0; i < params_.size(); ++i) params_[i].requires_grad_(was_[i]);
+  }
+  FrozenParameters(const FrozenParameters&) = delete;
+  FrozenParameters& operator=(const FrozenParameters&) = delete;
+
+ private:
+  std::vector<Tensor<T, D>> params_;
+  std::vector<bool> was_;
 };
 
 template <class G, class Dis, losses::GanLoss Loss = losses::NonSaturating>
@@ -139,9 +161,15 @@ class GAN {
       discriminator_update(batch.images, fake.detach(), labels, m);
     }
     if (opts_.n_critic > 1) fake = generate(latents(n, rng_), labels);
-    const Tensor loss_g = Loss::g_loss(discriminate(fake, labels));
-    opt_g_.zero_grad();
-    loss_g.backward();
+    Tensor loss_g;
+    {
+      // D's weight gradients of the generator loss would be discarded (D's
+      // next update zeroes them first), so its backward skips them.
+      FrozenParameters frozen(d_->parameters());
+      loss_g = Loss::g_loss(discriminate(fake, labels));
+      opt_g_.zero_grad();
+      loss_g.backward();
+    }
     opt_g_.step();
     m.loss_g = double(loss_g.item());
     return m;
