@@ -37,26 +37,6 @@ namespace {
 using fmnist::Classifier;
 using fmnist::load_model_file;
 
-/// The first n examples of a dataset (for --limit).
-template <gm::data::Dataset DS>
-class Prefix {
- public:
-  Prefix(DS ds, int64_t n) : ds_(std::move(ds)), n_(std::min<int64_t>(n, ds_.size())) {}
-  int64_t size() const { return n_; }
-  gm::data::Example get(int64_t i) const {
-    GM_CHECK(i >= 0 && i < n_, "Prefix: index ", i, " out of range for ", n_, " examples");
-    return ds_.get(i);
-  }
-  gm::data::Batch get_batch(std::span<const int64_t> idx) const {
-    for (int64_t i : idx) GM_CHECK(i >= 0 && i < n_, "Prefix: index ", i, " out of range for ", n_, " examples");
-    return gm::data::gather(ds_, idx);
-  }
-
- private:
-  DS ds_;
-  int64_t n_;
-};
-
 /// Number of rows whose argmax matches the label.
 int64_t count_correct(const Tensor& logits, const gm::Tensor<int64_t>& labels) {
   const auto pred = gm::argmax(logits, 1);
@@ -174,7 +154,7 @@ int main(int argc, char** argv) {
     std::printf("Classifier total params: %lld\n", static_cast<long long>(net.num_parameters()));
 
     const gm::data::FashionMNIST train_full(gm::data::Split::train, {.dir = data_dir});
-    const Prefix train(train_full, limit > 0 ? limit : train_full.size());
+    const gm::data::Prefix train(train_full, limit > 0 ? limit : train_full.size());
     gm::data::DataLoader loader(train, {.batch_size = batch, .shuffle = true, .seed = seed});
     const int64_t steps_per_epoch = loader.num_batches();
     std::printf("training on %lld of %lld images, %lld test images, batch %d, %d epochs, %d threads\n",
