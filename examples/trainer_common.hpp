@@ -153,12 +153,12 @@ class BatchStream {
   DataPosition pos_;
 };
 
-/// Fashion-MNIST's training split in [-1, 1] (the range of a tanh output),
-/// cut to --limit images.
-inline data::Prefix<data::FashionMNIST> training_images(const TrainerFlags& f, int64_t pad = 0) {
+/// Fashion-MNIST's training split (by default in [-1, 1], the range of a
+/// tanh output), cut to --limit images.
+inline data::Prefix<data::FashionMNIST> training_images(const TrainerFlags& f, int64_t pad = 0,
+                                                        data::PixelRange range = data::PixelRange::symmetric) {
   try {
-    data::FashionMNIST train(data::Split::train,
-                             {.dir = f.data_dir, .range = data::PixelRange::symmetric, .pad = pad});
+    data::FashionMNIST train(data::Split::train, {.dir = f.data_dir, .range = range, .pad = pad});
     const int64_t n = f.limit > 0 ? f.limit : train.size();
     return data::Prefix<data::FashionMNIST>(std::move(train), n);
   } catch (const Error& e) {
@@ -200,6 +200,28 @@ inline void write_sample_files(const std::filesystem::path& path, const Tensor<f
     for (int64_t i = 0; i < labels.numel(); ++i) bytes[std::size_t(i)] = static_cast<uint8_t>(labels.data()[i]);
     io::write_idx_labels(path.string() + ".labels", bytes);
   }
+}
+
+/// Labels 0..9 cycling from `first`: (first + i) % 10.
+inline Tensor<int64_t> cycling_labels(int64_t n, int64_t first = 0) {
+  auto labels = Tensor<int64_t>::empty({n});
+  for (int64_t i = 0; i < n; ++i) labels.data()[i] = (first + i) % 10;
+  return labels;
+}
+
+/// --samples N generated images to --samples-out, made in chunks of 500 by
+/// generate(n, first, chunk) -> (n, 1, 28, 28) in [-1, 1], images first ..
+/// first + n - 1 of chunk `chunk`; a conditional model's image i has label
+/// i % 10, written to FILE.labels.
+template <class Generate>
+void write_generated_samples(const TrainerFlags& f, bool conditional, Generate&& generate) {
+  constexpr int64_t kChunk = 500;
+  std::vector<Tensor<float>> parts;
+  for (int64_t done = 0, chunk = 0; done < f.samples; done += kChunk, ++chunk)
+    parts.push_back(generate(std::min(kChunk, f.samples - done), done, uint64_t(chunk)));
+  write_sample_files(f.samples_out, concat(parts, 0), conditional ? cycling_labels(f.samples) : Tensor<int64_t>());
+  std::printf("wrote %lld samples to %s%s\n", static_cast<long long>(f.samples), f.samples_out.c_str(),
+              conditional ? " (labels in .labels)" : "");
 }
 
 }  // namespace genmodel::examples
