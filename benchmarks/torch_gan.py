@@ -10,7 +10,9 @@ Requirements: PyTorch (Debian 12's ``python3-torch`` 1.13, run with
 ``/usr/bin/python3``, or ``torch`` from PyPI) and numpy. Pillow is optional
 (only for ``--out DIR``'s ``samples.png``). The data are Debian's
 ``dataset-fashion-mnist`` package (``dpkg -L dataset-fashion-mnist``), read
-directly from its gzipped IDX files.
+directly from its gzipped IDX files. The data loading, the IDX writers and
+the thread and configuration helpers are in ``torch_common.py``, next to
+this script (shared with ``torch_vae.py`` and ``torch_ddpm.py``).
 
 Models (z has 100 dimensions; images are 1x28x28 in [-1, 1], a Fashion-MNIST
 pixel p becomes p / 127.5 - 1; PyTorch's default layer arguments unless
@@ -79,31 +81,28 @@ whose cores are busy with other work, OMP_WAIT_POLICY=passive avoids the
 OpenMP spin-waiting that can make 2-thread runs slower than 1-thread ones.
 """
 
-import argparse
 import contextlib
-import ctypes
-import gzip
 import json
 import os
-import struct
 import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
-try:
-    import numpy as np
-    import torch
-except ImportError as e:  # e.g. a pyenv python3 on PATH, while Debian's torch is in /usr/bin/python3
-    sys.exit(f"{sys.executable}: {e}; run with /usr/bin/python3 after "
-             "`apt-get install python3-torch`, or `pip install torch numpy`")
-import torch.nn as nn
-import torch.nn.functional as F
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# torch_common exits with a hint when numpy or torch cannot be imported.
+from torch_common import (N_CLASSES, add_bench_args, add_train_args, bench_configs,  # noqa: E402
+                          bench_grid, load_fashion_mnist, make_parser, print_bench_results,
+                          print_config, random_batches, require_at_least_one, sample_in_chunks,
+                          save_grid, set_threads, to_pixels, train_loop, write_samples)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 Z_DIM = 100
-N_CLASSES = 10
 IMAGE_SHAPE = (1, 28, 28)
-DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 
 
 # --------------------------------------------------------------------------
@@ -330,207 +329,32 @@ class GAN:
 
 
 # --------------------------------------------------------------------------
-# Threads and configuration.
-# --------------------------------------------------------------------------
-
-def _loaded_openblas():
-    """The OpenBLAS library this process has loaded (Debian's torch uses the
-    system libblas.so.3), or None."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line and "/" in line}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-            lib.openblas_set_num_threads  # raises AttributeError if absent
-            return lib
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
-def set_threads(t: int) -> None:
-    torch.set_num_threads(t)
-    lib = _loaded_openblas()
-    if lib is not None:
-        lib.openblas_set_num_threads(ctypes.c_int(t))
-
-
-def print_config() -> None:
-    print(f"torch {torch.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
-    for line in torch.__config__.show().splitlines():
-        line = line.rstrip()
-        if not line:
-            continue
-        if "Build settings:" in line:
-            keep = ("BLAS_INFO", "LAPACK_INFO", "USE_MKL", "USE_MKLDNN", "USE_OPENMP",
-                    "USE_CUDA", "TORCH_VERSION")
-            items = [s.strip() for s in line.split("Build settings:", 1)[1].split(",")]
-            line = "  - Build settings (excerpt): " + ", ".join(
-                s for s in items if s.split("=")[0] in keep)
-        print(line)
-    print(f"torch.backends.mkldnn.is_available(): {torch.backends.mkldnn.is_available()}")
-    lib = _loaded_openblas()
-    if lib is not None:
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        print(f"runtime BLAS: {lib.openblas_get_config().decode()}")
-    print(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
-          f"os.cpu_count()={os.cpu_count()}")
-    sys.stdout.flush()
-
-
-# --------------------------------------------------------------------------
 # bench
 # --------------------------------------------------------------------------
 
-def random_batches(batch: int, count: int, gen: torch.Generator):
-    """A cycling source of `count` random (images in [-1,1], labels) batches."""
-    pool = [(torch.rand(batch, *IMAGE_SHAPE, generator=gen) * 2 - 1,
-             torch.randint(0, N_CLASSES, (batch,), generator=gen)) for _ in range(count)]
-    i = 0
-
-    def next_batch():
-        nonlocal i
-        i += 1
-        return pool[(i - 1) % count]
-    return next_batch
-
-
 def cmd_bench(args) -> None:
     print_config()
-    models = [m for m in args.models.split(",") if m]
-    threads = [int(t) for t in args.threads.split(",") if t]
-    for m in models:
-        if m not in MODELS:
-            sys.exit(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
-    results = []
-    for m in models:
-        for t in threads:
-            set_threads(t)
-            torch.manual_seed(0)
-            gan = GAN(m)
-            next_batch = random_batches(args.batch, 8, torch.Generator().manual_seed(1))
-            for _ in range(args.warmup):
-                gan.step(next_batch)
-            times = []
-            for _ in range(args.steps):
-                t0 = time.perf_counter()
-                gan.step(next_batch)
-                times.append((time.perf_counter() - t0) * 1e3)
-            p25, med, p75 = np.percentile(times, [25, 50, 75])
-            results.append({"model": m, "threads": t, "batch": args.batch,
-                            "median_ms": round(float(med), 3), "p25_ms": round(float(p25), 3),
-                            "p75_ms": round(float(p75), 3), "torch": torch.__version__})
-            print(f"  {m} threads={t}: median {med:.2f} ms", file=sys.stderr, flush=True)
+    models, threads = bench_grid(args, MODELS, check_threads=False)
 
-    print(f"\nper-step wall time, batch {args.batch}, {args.warmup} warm-up + {args.steps} timed steps "
-          "(wgan_gp: 5 critic + 1 generator step)")
-    print(f"{'model':<9} {'threads':>7} {'median ms':>10} {'p25 ms':>9} {'p75 ms':>9} {'img/s':>8}")
-    for r in results:
-        print(f"{r['model']:<9} {r['threads']:>7} {r['median_ms']:>10.2f} {r['p25_ms']:>9.2f} "
-              f"{r['p75_ms']:>9.2f} {r['batch'] / r['median_ms'] * 1e3:>8.0f}")
-    print()
-    for r in results:
-        print(json.dumps(r))
+    def make_step(m: str) -> Callable[[], object]:
+        gan = GAN(m)
+        next_batch = random_batches(args.batch, IMAGE_SHAPE, 8, torch.Generator().manual_seed(1))
+        return lambda: gan.step(next_batch)
 
-
-# --------------------------------------------------------------------------
-# Fashion-MNIST and IDX files
-# --------------------------------------------------------------------------
-
-def read_idx_gz(path: str, magic: int, ndim: int) -> np.ndarray:
-    """An unsigned-byte IDX file (gzipped), checked against its magic number."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 + 4 * ndim:
-        raise ValueError(f"{path}: {len(data)} bytes, too short for an IDX header")
-    got = struct.unpack(">I", data[:4])[0]
-    if got != magic:
-        raise ValueError(f"{path}: magic 0x{got:08x} at byte 0, expected 0x{magic:08x}")
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    offset = 4 + 4 * ndim
-    if len(data) - offset != int(np.prod(dims)):
-        raise ValueError(f"{path}: {len(data) - offset} bytes of data after the header, "
-                         f"expected {int(np.prod(dims))} for dims {dims}")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
-
-
-def load_fashion_mnist(directory: str) -> Tuple[torch.Tensor, torch.Tensor]:
-    images = read_idx_gz(os.path.join(directory, "train-images-idx3-ubyte.gz"), 0x00000803, 3)
-    labels = read_idx_gz(os.path.join(directory, "train-labels-idx1-ubyte.gz"), 0x00000801, 1)
-    if images.shape[1:] != (28, 28) or images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{directory}: images {images.shape} and labels {labels.shape} do not match")
-    x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)  # (N, 1, 28, 28)
-    y = torch.from_numpy(labels.astype(np.int64))
-    return x, y
-
-
-def shuffled_batches(x: torch.Tensor, y: torch.Tensor, batch: int, gen: torch.Generator):
-    """Endless (images, labels) batches, reshuffled every epoch; the last
-    incomplete batch of an epoch is dropped. Also returns the epoch counter."""
-    state = {"epoch": 0, "perm": torch.randperm(x.shape[0], generator=gen), "pos": 0}
-
-    def next_batch():
-        if state["pos"] + batch > x.shape[0]:
-            state["epoch"] += 1
-            state["perm"] = torch.randperm(x.shape[0], generator=gen)
-            state["pos"] = 0
-        idx = state["perm"][state["pos"]:state["pos"] + batch]
-        state["pos"] += batch
-        return x[idx], y[idx]
-    return next_batch, state
-
-
-def write_idx3(path: str, pixels: np.ndarray) -> None:
-    n, h, w = pixels.shape
-    with open(path, "wb") as f:
-        f.write(struct.pack(">IIII", 0x00000803, n, h, w))
-        f.write(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
-
-
-def write_idx1(path: str, labels: np.ndarray) -> None:
-    with open(path, "wb") as f:
-        f.write(struct.pack(">II", 0x00000801, labels.shape[0]))
-        f.write(np.ascontiguousarray(labels, dtype=np.uint8).tobytes())
-
-
-def to_pixels(x: torch.Tensor) -> np.ndarray:
-    # (N, 1, 28, 28) in [-1, 1] -> (N, 28, 28) uint8, round((x + 1) * 127.5) clamped
-    return torch.round((x + 1) * 127.5).clamp(0, 255).to(torch.uint8).squeeze(1).numpy()
-
-
-def write_grid_png(path: str, pixels: np.ndarray, rows: int = 8, cols: int = 8) -> bool:
-    try:
-        from PIL import Image
-    except ImportError:
-        return False
-    n, h, w = pixels.shape
-    grid = np.zeros((rows * h, cols * w), dtype=np.uint8)
-    for i in range(min(n, rows * cols)):
-        r, c = divmod(i, cols)
-        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = pixels[i]
-    Image.fromarray(grid).save(path)  # uint8 2-D: mode "L"
-    return True
+    results = bench_configs(args, models, threads, make_step)
+    print_bench_results(args, "(wgan_gp: 5 critic + 1 generator step)", results, model_width=9)
 
 
 # --------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------
 
-@torch.no_grad()
 def sample(gan: GAN, n: int, gen: torch.Generator, chunk: int = 500):
     """n samples from G in eval mode; for cgan with labels 0..9 cycling."""
-    gan.G.eval()
-    images, labels = [], torch.arange(n) % N_CLASSES
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        z = torch.randn(m, Z_DIM, generator=gen)
-        y = labels[start:start + m] if gan.spec.conditional else None
-        images.append(to_pixels(gan.generate(z, y)))
-    gan.G.train()
-    return np.concatenate(images) if images else np.zeros((0, 28, 28), np.uint8), labels.numpy()
+    def draw(labels: torch.Tensor) -> np.ndarray:
+        z = torch.randn(len(labels), Z_DIM, generator=gen)
+        return to_pixels(gan.generate(z, labels if gan.spec.conditional else None))
+    return sample_in_chunks(n, chunk, draw, model=gan.G)
 
 
 def cmd_train(args) -> None:
@@ -554,42 +378,19 @@ def cmd_train(args) -> None:
           f"threads {args.threads}, seed {args.seed}, limit {args.seconds} s"
           + (f" / {args.steps} steps" if args.steps else ""), flush=True)
 
-    next_batch, loader = shuffled_batches(x, y, args.batch, torch.Generator().manual_seed(args.seed))
-    step, stats = 0, {}
-    t0 = time.perf_counter()
-    t_last, step_last = t0, 0
-    while True:
-        elapsed = time.perf_counter() - t0
-        if elapsed >= args.seconds or (args.steps and step >= args.steps):
-            break
-        out = gan.step(next_batch)
-        step += 1
-        if step % args.log_every == 0 or step == 1:
-            stats = {k: float(v) for k, v in out.items()}
-            now = time.perf_counter()
-            rate = (step - step_last) * args.batch / max(now - t_last, 1e-9)
-            t_last, step_last = now, step
-            print(f"step {step:6d} epoch {loader['epoch']:3d} {now - t0:7.1f}s  "
-                  f"loss_d {stats['loss_d']:8.4f} loss_g {stats['loss_g']:8.4f}  "
-                  f"D(x) {stats['d_real']:7.4f} D(G(z)) {stats['d_fake']:7.4f}  {rate:7.1f} img/s",
-                  flush=True)
-    seconds = time.perf_counter() - t0
-    if step:
+    def progress(out: Dict[str, torch.Tensor], rate: float) -> str:
         stats = {k: float(v) for k, v in out.items()}
+        return (f"loss_d {stats['loss_d']:8.4f} loss_g {stats['loss_g']:8.4f}  "
+                f"D(x) {stats['d_real']:7.4f} D(G(z)) {stats['d_fake']:7.4f}  {rate:7.1f} img/s")
+
+    step, seconds, out = train_loop(args, x, y, gan.step, progress)
+    stats = {k: float(v) for k, v in out.items()} if out is not None else {}
 
     if args.samples > 0:
         pixels, labels = sample(gan, args.samples, torch.Generator().manual_seed(args.seed + 1))
-        os.makedirs(os.path.dirname(os.path.abspath(args.samples_out)), exist_ok=True)
-        write_idx3(args.samples_out, pixels)
-        print(f"wrote {len(pixels)} samples to {args.samples_out}")
-        if gan.spec.conditional:
-            write_idx1(args.samples_out + ".labels", labels)
-            print(f"wrote their labels to {args.samples_out}.labels")
+        write_samples(args.samples_out, pixels, labels if gan.spec.conditional else None)
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        pixels, _ = sample(gan, 64, torch.Generator().manual_seed(args.seed + 2))
-        png = os.path.join(args.out, "samples.png")
-        print(f"wrote {png}" if write_grid_png(png, pixels) else "Pillow not importable: no samples.png")
+        save_grid(args.out, sample(gan, 64, torch.Generator().manual_seed(args.seed + 2))[0])
 
     summary = {"model": args.model, "steps": step, "seconds": round(seconds, 2),
                "threads": args.threads, "batch": args.batch, "seed": args.seed,
@@ -601,36 +402,19 @@ def cmd_train(args) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser, sub = make_parser(__doc__)
 
     b = sub.add_parser("bench", help="time one training step of each model")
-    b.add_argument("--models", default="mlp,dcgan,cgan,wgan_gp")
-    b.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    b.add_argument("--batch", type=int, default=64)
-    b.add_argument("--warmup", type=int, default=5)
-    b.add_argument("--steps", type=int, default=30)
+    add_bench_args(b, models="mlp,dcgan,cgan,wgan_gp", warmup=5, steps=30)
     b.set_defaults(func=cmd_bench)
 
     t = sub.add_parser("train", help="train on Fashion-MNIST and write samples")
     t.add_argument("--model", default="dcgan", choices=list(MODELS))
-    t.add_argument("--seconds", type=float, default=600.0, help="wall-time limit of the training loop")
-    t.add_argument("--steps", type=int, default=0, help="step limit (0: none)")
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--batch", type=int, default=64)
-    t.add_argument("--samples", type=int, default=10000)
-    t.add_argument("--samples-out", default=None, metavar="FILE")
-    t.add_argument("--data", default=DEFAULT_DATA)
-    t.add_argument("--out", default=None, metavar="DIR", help="also write DIR/samples.png (needs Pillow)")
-    t.add_argument("--log-every", type=int, default=100)
+    add_train_args(t)
     t.set_defaults(func=cmd_train)
 
     args = parser.parse_args(argv)
-    for name in ("batch", "threads") if args.command == "train" else ("batch",):
-        if getattr(args, name) < 1:
-            sys.exit(f"--{name} must be at least 1")
+    require_at_least_one(args, ("batch", "threads") if args.command == "train" else ("batch",))
     args.func(args)
 
 
