@@ -223,6 +223,13 @@ std::vector<Conv2dGeometry> fixed_convs() {
       conv2d_geometry(2, 8, 70, 69, 6, 4, 4, 2, 2, 1, 1, 1, 1, 1),   // stride 2
       conv2d_geometry(2, 4, 50, 45, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1),   // pointwise
       conv2d_geometry(1, 24, 30, 36, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1),  // dilated "same"
+      // Strides whose output plane is the input's divided by the stride: the
+      // phase-plane path of im2col/col2im.
+      conv2d_geometry(3, 4, 32, 32, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1),   // U-Net down-sampling
+      conv2d_geometry(2, 4, 8, 8, 6, 4, 4, 2, 2, 1, 1, 1, 1, 2),     // with groups
+      conv2d_geometry(2, 3, 8, 8, 4, 5, 5, 2, 2, 2, 2, 1, 1, 1),     // taps two rows outside
+      conv2d_geometry(2, 4, 9, 9, 3, 3, 3, 3, 3, 0, 0, 1, 1, 1),     // stride 3
+      conv2d_geometry(2, 8, 70, 70, 6, 4, 4, 2, 2, 1, 1, 1, 1, 1),   // in row tiles
   };
 }
 

@@ -145,12 +145,123 @@ inline void vec_add(const T* s, T* d, int64_t n) {
   if (n > 0) VecMap<T>(d, n) += ConstVecMap<T>(s, n);
 }
 
+/// Whether im2col/col2im go through phase planes: a stride s > 1 (both
+/// ways, no dilation) whose output plane is the input plane divided by s, as
+/// k4 s2 p1 and k3 s2 p1 on even sizes (DCGAN, the VAEs, the U-Net's
+/// down-sampling). Splitting x (c, h, w) once into its s*s phase planes
+/// x[ci][s*r + py][s*q + px] (each (h/s, w/s), the output plane's size) makes
+/// every kernel tap read one plane at stride 1, where whole runs of output
+/// rows are one contiguous copy, instead of a strided gather per output row.
+inline bool conv_uses_phases(const Conv2dGeometry& g) {
+  const int64_t s = g.stride_h;
+  return s > 1 && g.stride_w == s && g.dil_h == 1 && g.dil_w == 1 && g.h % s == 0 && g.w % s == 0 &&
+         g.oh == g.h / s && g.ow == g.w / s;
+}
+
+/// Scratch elements im2col/col2im need for one image and group of cg channels.
+inline int64_t conv_phase_elems(const Conv2dGeometry& g, int64_t cg) {
+  return conv_uses_phases(g) ? cg * g.h * g.w : 0;
+}
+
+/// Kernel offset `off` (ki*dil - pad) on a phase plane of stride s: the plane
+/// (off mod s) and the shift within it (floor(off / s)).
+inline void conv_phase_of(int64_t off, int64_t s, int64_t& phase, int64_t& shift) {
+  phase = ((off % s) + s) % s;
+  shift = (off - phase) / s;
+}
+
+/// x (cg, h, w) -> phases (cg, s, s, h/s, w/s), or back adding into x.
+template <class T, bool kAddBack>
+void conv_phase_split(const Conv2dGeometry& g, int64_t cg, std::conditional_t<kAddBack, T*, const T*> x,
+                      std::conditional_t<kAddBack, const T*, T*> phases) {
+  const int64_t s = g.stride_h, ph = g.h / s, pw = g.w / s;
+  for (int64_t ci = 0; ci < cg; ++ci)
+    for (int64_t r = 0; r < g.h; ++r)
+      for (int64_t px = 0; px < s; ++px) {
+        auto* xr = x + (ci * g.h + r) * g.w + px;
+        auto* pr = phases + (((ci * s + r % s) * s + px) * ph + r / s) * pw;
+        for (int64_t q = 0; q < pw; ++q) {
+          if constexpr (kAddBack) xr[q * s] += pr[q];
+          else pr[q] = xr[q * s];
+        }
+      }
+}
+
+/// The im2col row of one kernel tap that reads input rows `offh` and columns
+/// `offw` from output position (oy, ox) on an input whose rows are as long
+/// as the output's (ow == w): output rows [ya, yb) read inside the input, so
+/// they are one contiguous span of xc; the columns outside [lo, hi) and the
+/// rows outside [ya, yb) are zeros. row holds output rows [oy0, oy1).
+template <class T>
+void im2col_flat_row(const T* xc, int64_t w, int64_t offh, int64_t offw, int64_t oy0, int64_t oy1, int64_t ya,
+                     int64_t yb, int64_t lo, int64_t hi, T* row) {
+  if (lo >= hi) {  // this kernel column only ever reads padding
+    vec_zero(row, (oy1 - oy0) * w);
+    return;
+  }
+  vec_zero(row, (ya - oy0) * w);
+  vec_zero(row + (yb - oy0) * w, (oy1 - yb) * w);
+  if (ya >= yb) return;
+  T* dst = row + (ya - oy0) * w;
+  vec_copy(xc + (ya + offh) * w + offw + lo, dst + lo, (yb - ya - 1) * w + hi - lo);
+  for (int64_t oy = ya; oy < yb; ++oy, dst += w) {
+    for (int64_t ox = 0; ox < lo; ++ox) dst[ox] = T(0);
+    for (int64_t ox = hi; ox < w; ++ox) dst[ox] = T(0);
+  }
+}
+
+/// col2im's counterpart of im2col_flat_row: xc += the row's valid entries
+/// (the entries outside [lo, hi) are zeroed first; row is scratch).
+template <class T>
+void col2im_flat_row(T* row, int64_t w, int64_t offh, int64_t offw, int64_t oy0, int64_t ya, int64_t yb,
+                     int64_t lo, int64_t hi, T* xc) {
+  if (lo >= hi || ya >= yb) return;  // this kernel tap only ever hits padding
+  T* src = row + (ya - oy0) * w;
+  for (int64_t oy = ya; oy < yb; ++oy, src += w) {
+    for (int64_t ox = 0; ox < lo; ++ox) src[ox] = T(0);
+    for (int64_t ox = hi; ox < w; ++ox) src[ox] = T(0);
+  }
+  vec_add(row + (ya - oy0) * w + lo, xc + (ya + offh) * w + offw + lo, (yb - ya - 1) * w + hi - lo);
+}
+
+/// Visits the kernel taps of the phase path: f(ci, ki, kj, plane, offh,
+/// offw, ya, yb, lo, hi) with the stride-1 offsets on that tap's plane.
+template <class T, class F>
+void conv_phase_taps(const Conv2dGeometry& g, int64_t cg, int64_t oy0, int64_t oy1, T* phases, F&& f) {
+  const int64_t s = g.stride_h, ph = g.h / s, pw = g.w / s;
+  for (int64_t ci = 0; ci < cg; ++ci)
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      int64_t py, offh, ya, yb;
+      conv_phase_of(ki - g.pad_h, s, py, offh);
+      conv_valid_range(offh, 1, ph, g.oh, ya, yb);
+      ya = std::clamp(ya, oy0, oy1);
+      yb = std::clamp(yb, ya, oy1);
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        int64_t px, offw, lo, hi;
+        conv_phase_of(kj - g.pad_w, s, px, offw);
+        conv_valid_range(offw, 1, pw, g.ow, lo, hi);
+        f(ci, ki, kj, phases + ((ci * s + py) * s + px) * ph * pw, offh, offw, ya, yb, lo, hi);
+      }
+    }
+}
+
 /// im2col of one image and one group for output rows [oy0, oy1): x is
 /// (cg, h, w); col is (cg*kh*kw, (oy1-oy0)*ow) with row stride ldc, row
-/// (ci*kh + ki)*kw + kj, column (oy-oy0)*ow + ox.
+/// (ci*kh + ki)*kw + kj, column (oy-oy0)*ow + ox. phases: conv_phase_elems
+/// scratch elements (unused unless conv_uses_phases).
 template <class T>
 void im2col(const Conv2dGeometry& g, const T* x, int64_t cg, int64_t oy0, int64_t oy1, T* col,
-            int64_t ldc) {
+            int64_t ldc, T* phases) {
+  if (conv_uses_phases(g)) {
+    conv_phase_split<T, false>(g, cg, x, phases);
+    conv_phase_taps(g, cg, oy0, oy1, phases,
+                    [&](int64_t ci, int64_t ki, int64_t kj, const T* plane, int64_t offh, int64_t offw, int64_t ya,
+                        int64_t yb, int64_t lo, int64_t hi) {
+                      im2col_flat_row(plane, g.ow, offh, offw, oy0, oy1, ya, yb, lo, hi,
+                                      col + ((ci * g.kh + ki) * g.kw + kj) * ldc);
+                    });
+    return;
+  }
   const int64_t hw = g.h * g.w, ow = g.ow, sw = g.stride_w;
   // Stride 1 with output rows as long as input rows: (oy, ox) -> input
   // offset (oy*w + ox) + constant, so a run of rows is one contiguous span.
@@ -169,23 +280,16 @@ void im2col(const Conv2dGeometry& g, const T* x, int64_t cg, int64_t oy0, int64_
         const int64_t offw = kj * g.dil_w - g.pad_w;
         int64_t lo, hi;
         conv_valid_range(offw, sw, g.w, ow, lo, hi);
+        if (flat) {
+          im2col_flat_row(xc, ow, offh, offw, oy0, oy1, ya, yb, lo, hi, row);
+          continue;
+        }
         if (lo >= hi) {  // this kernel column only ever reads padding
           vec_zero(row, (oy1 - oy0) * ow);
           continue;
         }
         vec_zero(row, (ya - oy0) * ow);
         vec_zero(row + (yb - oy0) * ow, (oy1 - yb) * ow);
-        if (flat && ya < yb) {
-          // Output rows map to consecutive input rows of the same length: one
-          // copy of the whole span, then zero the columns that fell outside.
-          T* dst = row + (ya - oy0) * ow;
-          vec_copy(xc + (ya + offh) * g.w + offw + lo, dst + lo, (yb - ya - 1) * ow + hi - lo);
-          for (int64_t oy = ya; oy < yb; ++oy, dst += ow) {
-            for (int64_t ox = 0; ox < lo; ++ox) dst[ox] = T(0);
-            for (int64_t ox = hi; ox < ow; ++ox) dst[ox] = T(0);
-          }
-          continue;
-        }
         for (int64_t oy = ya; oy < yb; ++oy) {
           T* __restrict dst = row + (oy - oy0) * ow;
           const T* __restrict src = xc + (oy * g.stride_h + offh) * g.w + offw;
@@ -205,9 +309,21 @@ void im2col(const Conv2dGeometry& g, const T* x, int64_t cg, int64_t oy0, int64_
 /// col2im of one image and one group for output rows [oy0, oy1),
 /// accumulating: x (cg, h, w) += the columns of col (laid out as in im2col)
 /// scattered back. Entries of col that map to padding may be zeroed.
+/// phases: as for im2col.
 template <class T>
 void col2im(const Conv2dGeometry& g, T* col, int64_t ldc, int64_t cg, int64_t oy0,
-            int64_t oy1, T* x) {
+            int64_t oy1, T* x, T* phases) {
+  if (conv_uses_phases(g)) {
+    std::fill(phases, phases + cg * g.h * g.w, T(0));
+    conv_phase_taps(g, cg, oy0, oy1, phases,
+                    [&](int64_t ci, int64_t ki, int64_t kj, T* plane, int64_t offh, int64_t offw, int64_t ya,
+                        int64_t yb, int64_t lo, int64_t hi) {
+                      col2im_flat_row(col + ((ci * g.kh + ki) * g.kw + kj) * ldc, g.ow, offh, offw, oy0, ya, yb,
+                                      lo, hi, plane);
+                    });
+    conv_phase_split<T, true>(g, cg, x, phases);
+    return;
+  }
   const int64_t hw = g.h * g.w, ow = g.ow, sw = g.stride_w;
   // Stride 1 with output rows as long as input rows: (oy, ox) -> input
   // offset (oy*w + ox) + constant, so a run of rows is one contiguous span.
@@ -225,19 +341,11 @@ void col2im(const Conv2dGeometry& g, T* col, int64_t ldc, int64_t cg, int64_t oy
         const int64_t offw = kj * g.dil_w - g.pad_w;
         int64_t lo, hi;
         conv_valid_range(offw, sw, g.w, ow, lo, hi);
-        if (lo >= hi) continue;  // this kernel column only ever hits padding
-        if (flat && ya < yb) {
-          // As in im2col: one add over the whole span after zeroing the
-          // columns that belong to no input position (col is scratch).
-          T* src = row + (ya - oy0) * ow;
-          for (int64_t oy = ya; oy < yb; ++oy, src += ow) {
-            for (int64_t ox = 0; ox < lo; ++ox) src[ox] = T(0);
-            for (int64_t ox = hi; ox < ow; ++ox) src[ox] = T(0);
-          }
-          vec_add(row + (ya - oy0) * ow + lo, xc + (ya + offh) * g.w + offw + lo,
-                  (yb - ya - 1) * ow + hi - lo);
+        if (flat) {
+          col2im_flat_row(row, ow, offh, offw, oy0, ya, yb, lo, hi, xc);
           continue;
         }
+        if (lo >= hi) continue;  // this kernel column only ever hits padding
         for (int64_t oy = ya; oy < yb; ++oy) {
           const T* __restrict src = row + (oy - oy0) * ow;
           T* __restrict dst = xc + (oy * g.stride_h + offh) * g.w + offw;
@@ -388,7 +496,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
   // own column matrix, and the product (o, cols) of a multi-image block.
   const int64_t col_elems = (pointwise && plan.images == 1) ? 0 : K * plan.cols;
   const int64_t out_elems = plan.images > 1 ? g.o * plan.cols : 0;
-  const int64_t per_slot = col_elems + out_elems;
+  const int64_t per_slot = col_elems + out_elems + detail::conv_phase_elems(g, cg);
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
   const detail::ConvBlasSerial blas_serial(plan.slots > 1);
@@ -396,6 +504,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
     for (int64_t s = s0; s < s1; ++s) {
       T* col = scratch.data() + s * per_slot;
       T* out = col + col_elems;
+      T* phases = out + out_elems;
       detail::conv_blocks(plan, g, s, [&](int64_t i0, int64_t b, int64_t oy0, int64_t oy1) {
         const int64_t ncols = b * (oy1 - oy0) * g.ow, off = oy0 * g.ow;
         for (int64_t gi = 0; gi < G; ++gi) {
@@ -407,7 +516,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
           } else {
             for (int64_t j = 0; j < b; ++j)
               detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, oy0, oy1,
-                             col + j * (ncols / b), ncols);
+                             col + j * (ncols / b), ncols, phases);
           }
           if (b == 1)
             detail::conv_gemm(false, false, og, ncols, K, T(1), weight + gi * og * K, K, colp,
@@ -439,7 +548,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
   // gradient of one group (K, cols) unless the product lands in dx directly.
   const int64_t dy_elems = plan.images > 1 ? g.o * plan.cols : 0;
   const int64_t col_elems = (pointwise && plan.images == 1) ? 0 : K * plan.cols;
-  const int64_t per_slot = dy_elems + col_elems;
+  const int64_t per_slot = dy_elems + col_elems + detail::conv_phase_elems(g, cg);
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
   const detail::ConvBlasSerial blas_serial(plan.slots > 1);
@@ -447,6 +556,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
     for (int64_t s = s0; s < s1; ++s) {
       T* dyb = scratch.data() + s * per_slot;
       T* dcol = dyb + dy_elems;
+      T* phases = dcol + col_elems;
       detail::conv_blocks(plan, g, s, [&](int64_t i0, int64_t b, int64_t oy0, int64_t oy1) {
         const int64_t ncols = b * (oy1 - oy0) * g.ow, off = oy0 * g.ow;
         const T* dyp = dy + i0 * g.o * P + off;
@@ -469,7 +579,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
                             dyp + gi * og * lddy, lddy, T(0), dcol, ncols);
           for (int64_t j = 0; j < b; ++j)
             detail::col2im(g, dcol + j * (ncols / b), ncols, cg, oy0, oy1,
-                           dx + ((i0 + j) * g.c + gi * cg) * HW);
+                           dx + ((i0 + j) * g.c + gi * cg) * HW, phases);
         }
       });
     }
@@ -494,7 +604,8 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
   // (slot 0 accumulates into dw itself).
   const int64_t dy_elems = plan.images > 1 ? g.o * plan.cols : 0;
   const int64_t col_elems = (pointwise && plan.images == 1) ? 0 : K * plan.cols;
-  const int64_t per_slot = dy_elems + col_elems + wsize;
+  const int64_t phase_elems = detail::conv_phase_elems(g, cg);
+  const int64_t per_slot = dy_elems + col_elems + phase_elems + wsize;
   Scratch<T> scratch(std::max<int64_t>(1, per_slot * plan.slots));
 
   const detail::ConvBlasSerial blas_serial(plan.slots > 1);
@@ -502,7 +613,8 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
     for (int64_t s = s0; s < s1; ++s) {
       T* dyb = scratch.data() + s * per_slot;
       T* col = dyb + dy_elems;
-      T* part = s == 0 ? dw : col + col_elems;
+      T* phases = col + col_elems;
+      T* part = s == 0 ? dw : phases + phase_elems;
       if (s != 0) std::fill(part, part + wsize, T(0));
       detail::conv_blocks(plan, g, s, [&](int64_t i0, int64_t b, int64_t oy0, int64_t oy1) {
         const int64_t ncols = b * (oy1 - oy0) * g.ow, off = oy0 * g.ow;
@@ -522,7 +634,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
           } else {
             for (int64_t j = 0; j < b; ++j)
               detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, oy0, oy1,
-                             col + j * (ncols / b), ncols);
+                             col + j * (ncols / b), ncols, phases);
           }
           detail::conv_gemm(false, true, og, K, ncols, T(1), dyp + gi * og * lddy, lddy, colp,
                             ldcol, T(1), part + gi * og * K, K);
@@ -531,7 +643,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
     }
   });
   for (int64_t s = 1; s < plan.slots; ++s) {
-    const T* part = scratch.data() + s * per_slot + dy_elems + col_elems;
+    const T* part = scratch.data() + s * per_slot + dy_elems + col_elems + phase_elems;
     for (int64_t i = 0; i < wsize; ++i) dw[i] += part[i];
   }
 }
