@@ -95,6 +95,11 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t 
   };
   // Small products do not scale inside Eigen; give each thread whole entries.
   if (batch > 1 && m * n * k < (int64_t(1) << 21)) {
+    // Each product on one thread, also when parallel_for runs inline: Eigen
+    // would otherwise open its own OpenMP team (omp_get_max_threads(), not
+    // genmodel's count) for every small product; on a busy machine that made
+    // the U-Net's attention half of a one-thread DDPM step.
+    Eigen::setNbThreads(1);
     // At least ~64k multiply-adds per thread, or waking the pool costs more.
     parallel_for(0, batch, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, m * n * k)),
                  [&](int64_t b0, int64_t b1) {
