@@ -12,7 +12,8 @@
 //   grids every --sample-every steps (suffix "_<step>") and at the end (no suffix);
 //   checkpoint.safetensors every --checkpoint-every steps and at the end, with
 //   the data position, so a resumed run repeats the uninterrupted one exactly;
-//   --sample-only and --samples N --samples-out FILE.
+//   --sample-only (the grids, or with --samples only the sample file) and
+//   --samples N --samples-out FILE.
 #pragma once
 
 #include <cmath>
@@ -72,8 +73,10 @@ inline int run_training(const char* name, const TrainerFlags& f, const std::func
     }
     const fs::path out(f.out_dir);
     fs::create_directories(out);
+    // --sample-only with --samples writes only the sample file: a grid can
+    // cost as much as the samples (DDPM's ancestral sampler: 1000 steps).
     auto finish = [&] {
-      run.write_grids(out, "");
+      if (!f.sample_only || f.samples == 0) run.write_grids(out, "");
       if (f.samples > 0) run.write_samples();
       return 0;
     };
