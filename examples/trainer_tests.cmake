@@ -106,3 +106,17 @@ add_test(NAME example.cvae_learns_eval
                  --kid-subsets 10 --min-label-accuracy 0.4)
 set_tests_properties(example.cvae_learns_eval PROPERTIES FIXTURES_REQUIRED "cvae_learned;classifier_smoke"
                      TIMEOUT 120)
+
+# --sample-only with --samples writes the IDX file of N 28x28 images (16 +
+# N * 784 bytes; DDPM's 32x32 samples cropped back) and no grid.
+function(trainer_sample_only_test trainer fixture ckpt)
+  set(_dir ${_gan}/${trainer}_sample_only)
+  add_test(NAME example.${trainer}_sample_only
+           COMMAND sh -c "rm -rf '${_dir}' && \"$0\" \"$@\" > /dev/null &&
+                          test $(wc -c < '${_dir}/s.idx') -eq 15696 && test ! -e '${_dir}/samples.png'"
+                   $<TARGET_FILE:${trainer}> --resume ${ckpt} --sample-only --samples 20 --samples-out ${_dir}/s.idx
+                   --out ${_dir} ${ARGN})
+  set_tests_properties(example.${trainer}_sample_only PROPERTIES FIXTURES_REQUIRED ${fixture} TIMEOUT 120)
+endfunction()
+trainer_sample_only_test(dcgan dcgan_resumed ${_gan}/dcgan_resume/b/checkpoint.safetensors)
+trainer_sample_only_test(ddpm ddpm_resumed ${_gan}/ddpm_resume/b/checkpoint.safetensors ${_small_ddpm})
