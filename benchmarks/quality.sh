@@ -15,8 +15,10 @@
 # models write DDIM-SAMPLE_STEPS samples (SAMPLES of them) and then
 # DDPM_SAMPLES samples of full ancestral sampling (samples_ddpm.idx).
 # Environment: BUILD (default build), SECONDS_PER_RUN (600), SAMPLES
-# (10000), DDPM_SAMPLES (0: none), SAMPLE_STEPS (50), GUIDANCE (3), THREADS
-# (2), PARALLEL (0; 1: train all models at once, then evaluate), OUT
+# (10000), DDPM_SAMPLES (0: none), SAMPLE_STEPS (50), GUIDANCE (3),
+# CHANNELS (the DDPM U-Net's widths, e.g. 16,32,64; default the trainers'
+# 32,64,128), THREADS (2), PARALLEL (0; 1: train all models at once, then
+# evaluate), OUT
 # (runs/quality). The classifier is trained first when OUT has none. Each
 # sample file's evaluation is OUT/<model>/<file>.json; a summary line per
 # file ends the output.
@@ -29,6 +31,7 @@ samples=${SAMPLES:-10000}
 ddpm_samples=${DDPM_SAMPLES:-0}
 sample_steps=${SAMPLE_STEPS:-50}
 guidance=${GUIDANCE:-3}
+channels=${CHANNELS:-}
 threads=${THREADS:-2}
 out=${OUT:-$root/runs/quality}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -48,13 +51,15 @@ train() {
   local cond=()
   case $model in *_cond | *cvae) cond=(--conditional) ;; esac
   [[ $model == *ddpm_cond ]] && ddpm_args+=(--guidance "$guidance")
+  local widths=()
+  [[ -n $channels ]] && widths=(--channels "$channels")
   mkdir -p "$dir"
   echo "== $model: ${seconds} s on $threads threads ($(date -u +%FT%TZ))"
   case $model in
     torch_vae | torch_cvae)
       /usr/bin/python3 "$py/torch_vae.py" train "${cond[@]}" --seconds "$seconds" "${common[@]}" ;;
     torch_ddpm*)
-      /usr/bin/python3 "$py/torch_ddpm.py" train "${cond[@]}" "${ddpm_args[@]}" --seconds "$seconds" "${common[@]}" \
+      /usr/bin/python3 "$py/torch_ddpm.py" train "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --seconds "$seconds" "${common[@]}" \
         --save "$dir/ema.pt"
       if ((ddpm_samples > 0)); then
         /usr/bin/python3 "$py/torch_ddpm.py" sample --load "$dir/ema.pt" "${ddpm_args[@]}" --sampler ddpm \
@@ -64,9 +69,10 @@ train() {
       /usr/bin/python3 "$py/torch_gan.py" train --model "${model#torch_}" --seconds "$seconds" "${common[@]}" \
         --out "$dir" ;;
     ddpm*)
-      "$build/examples/ddpm" "${cond[@]}" "${ddpm_args[@]}" --seconds "$seconds" --out "$dir" "${common[@]}"
+      "$build/examples/ddpm" "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --seconds "$seconds" --out "$dir" \
+        "${common[@]}"
       if ((ddpm_samples > 0)); then
-        "$build/examples/ddpm" "${cond[@]}" "${ddpm_args[@]}" --resume "$dir/checkpoint.safetensors" --sample-only \
+        "$build/examples/ddpm" "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --resume "$dir/checkpoint.safetensors" --sample-only \
           --sampler ddpm --out "$dir" --threads "$threads" --samples "$ddpm_samples" \
           --samples-out "$dir/samples_ddpm.idx"
       fi ;;

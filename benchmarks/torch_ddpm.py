@@ -74,8 +74,9 @@ prod_{i<=t} (1 - beta_i), all in double. One training step on a batch x0:
     loss = MSE(unet(x_t, t[, y]), noise), averaged over every element
     Adam(2e-4, betas (0.9, 0.999), eps 1e-8) step [clip_grad_norm_ when
     --grad-clip > 0; off by default, as DDPMOptions], then the EMA of the
-    weights: shadow += (1 - 0.999) (w - shadow), the shadow starting as a
-    copy of the initial weights.
+    weights: shadow += (1 - d_k) (w - shadow) at update k = 0, 1, ...,
+    d_k = min(0.999, (1 + k) / (10 + k)) (diffusers' EMAModel warm-up), the
+    shadow starting as a copy of the initial weights.
 
 Sampling (EMA weights, eval mode, no graph), from x_T ~ N(0, I) (1x32x32),
 with a Generator seeded seed + 1 for x_T and every step's noise:
@@ -149,7 +150,7 @@ import multiprocessing
 import os
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # torch_common exits with a hint when numpy or torch cannot be imported.
@@ -265,9 +266,10 @@ class UNetMid(nn.Module):
 class UNet(nn.Module):
     """x (B, 1, 32, 32), t (B,) int64 [, labels (B,) in 0..10] -> (B, 1, 32, 32)."""
 
-    def __init__(self, conditional: bool) -> None:
+    def __init__(self, conditional: bool, channels: Sequence[int] = CHANNELS) -> None:
         super().__init__()
-        ch = CHANNELS
+        ch = tuple(channels)
+        self.channels = ch
         self.conditional = conditional
         temb = 4 * ch[0]
         self.time_embedding = TimestepEmbedding(ch[0], temb)
@@ -487,8 +489,8 @@ class Trainer:
     """The U-Net, its Adam optimizer, the EMA copy and one training step (genmodel's DDPM::train_step)."""
 
     def __init__(self, conditional: bool, seed: int = 0, lr: float = 2e-4, ema_decay: float = 0.999,
-                 label_dropout: float = 0.1, grad_clip: float = 0.0) -> None:
-        self.unet = UNet(conditional)
+                 label_dropout: float = 0.1, grad_clip: float = 0.0, channels: Sequence[int] = CHANNELS) -> None:
+        self.unet = UNet(conditional, channels)
         self.ema = copy.deepcopy(self.unet)
         self.ema.requires_grad_(False)
         self.ema_decay = ema_decay
@@ -499,6 +501,7 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(seed)  # the training stream
         self._params = list(self.unet.parameters())
         self._shadow = list(self.ema.parameters())
+        self.ema_updates = 0
 
     def loss(self, x0: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         b = x0.shape[0]
@@ -520,9 +523,13 @@ class Trainer:
         if self.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self._params, self.grad_clip)
         self.opt.step()
-        with torch.no_grad():  # shadow += (1 - decay) (w - shadow)
+        # shadow += (1 - decay) (w - shadow), decay warmed up as in diffusers' EMAModel
+        k = self.ema_updates
+        decay = min(self.ema_decay, (1 + k) / (10 + k))
+        with torch.no_grad():
             for s, p in zip(self._shadow, self._params):
-                s.lerp_(p, 1.0 - self.ema_decay)
+                s.lerp_(p, 1.0 - decay)
+        self.ema_updates += 1
         return loss.detach()
 
 
@@ -640,9 +647,9 @@ def cmd_train(args) -> None:
           f"{time.perf_counter() - t_load:.1f} s", flush=True)
 
     name = "cddpm" if args.conditional else "ddpm"
-    trainer = Trainer(args.conditional, seed=args.seed, grad_clip=args.grad_clip)
+    trainer = Trainer(args.conditional, seed=args.seed, grad_clip=args.grad_clip, channels=args.channels)
     n_params = sum(p.numel() for p in trainer.unet.parameters())
-    print(f"model {name} (U-Net {'/'.join(map(str, CHANNELS))}): {n_params} parameters; batch {args.batch}, "
+    print(f"model {name} (U-Net {'/'.join(map(str, args.channels))}): {n_params} parameters; batch {args.batch}, "
           f"threads {args.threads}, seed {args.seed}, limit {args.seconds} s"
           + (f" / {args.steps} steps" if args.steps else ""), flush=True)
 
@@ -669,7 +676,7 @@ def cmd_train(args) -> None:
 
     sampled = write_outputs(trainer.ema, trainer.schedule, args)
     summary = {"model": name, "steps": step, "seconds": round(seconds, 2), "threads": args.threads,
-               "batch": args.batch, "seed": args.seed,
+               "batch": args.batch, "seed": args.seed, "channels": list(args.channels),
                "img_per_s": round(step * args.batch / max(seconds, 1e-9), 2),
                "loss": loss, "loss_avg": loss_avg, "samples": args.samples, "sampler": args.sampler,
                "sample_steps": args.sample_steps if args.sampler == "ddim" else 1000, "eta": args.eta,
@@ -686,17 +693,28 @@ def cmd_sample(args) -> None:
     if not isinstance(state, dict) or "conv_in.weight" not in state:
         sys.exit(f"{args.load}: not a state dict saved by `torch_ddpm.py train --save`")
     conditional = "class_embedding.weight" in state
-    unet = UNet(conditional)
+    channels = []  # the widths, read off the saved weights
+    while f"down.{len(channels)}.res.0.conv1.weight" in state:
+        channels.append(state[f"down.{len(channels)}.res.0.conv1.weight"].shape[0])
+    unet = UNet(conditional, channels)
     unet.load_state_dict(state)
     print(f"loaded {'conditional' if conditional else 'unconditional'} EMA weights from {args.load}", flush=True)
     if args.guidance != 1.0 and not conditional:
         print("note: --guidance applies to conditional models only; ignored", file=sys.stderr)
     sampled = write_outputs(unet, NoiseSchedule(), args)
-    print(json.dumps({"model": "cddpm" if conditional else "ddpm", "load": args.load, "samples": args.samples,
+    print(json.dumps({"model": "cddpm" if conditional else "ddpm", "load": args.load, "channels": channels,
+                      "samples": args.samples,
                       "sampler": args.sampler,
                       "sample_steps": args.sample_steps if args.sampler == "ddim" else 1000, "eta": args.eta,
                       "guidance": args.guidance if conditional else None, "threads": args.threads,
                       "seed": args.seed, **sampled, "torch": torch.__version__}))
+
+
+def parse_channels(text: str) -> Tuple[int, ...]:
+    widths = tuple(int(w) for w in text.split(","))
+    if not widths or any(w <= 0 or w % GROUPS for w in widths):
+        raise argparse.ArgumentTypeError(f"{text!r}: widths must be positive multiples of {GROUPS}")
+    return widths
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
@@ -734,6 +752,8 @@ def main(argv=None) -> None:
     t.add_argument("--data", default=DEFAULT_DATA)
     t.add_argument("--save", default=None, metavar="FILE", help="torch.save the EMA state dict here")
     t.add_argument("--log-every", type=int, default=50)
+    t.add_argument("--channels", type=parse_channels, default=CHANNELS,
+                   help="U-Net widths per level, comma-separated (each a multiple of 8; ddpm's --channels)")
     add_sampling_args(t)
     t.set_defaults(func=cmd_train)
 

@@ -1,7 +1,8 @@
 // ddpm: denoising diffusion (genmodel/models/ddpm.hpp) with the U-Net of
 // genmodel/models/unet.hpp on Fashion-MNIST padded to 32x32 (pixels in
 // [-1, 1], the border -1): epsilon prediction, linear (or cosine) schedule
-// over 1000 steps, Adam 2e-4, an EMA (0.999) of the weights for sampling.
+// over 1000 steps, Adam 2e-4, an EMA (0.999, warmed up as diffusers does) of
+// the weights for sampling.
 // --conditional adds class conditioning with classifier-free guidance (label
 // dropped with probability 0.1 in training; --guidance S at sampling).
 // Samples come from DDIM over --sample-steps steps (--eta) or, with

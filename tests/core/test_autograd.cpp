@@ -94,6 +94,35 @@ TEST_CASE("autograd: create_graph gives exact higher derivatives", "[autograd]")
   }
 }
 
+TEST_CASE("autograd: the graph keeps what backward saves, and backward frees it", "[autograd]") {
+  auto x = gm::tensor<double>({0.5, -1.0, 2.0});
+  x.requires_grad_();
+  std::weak_ptr<double> scaled_storage, exp_storage;
+  gm::Tensor<double> y;
+  {
+    auto scaled = x * 3.0;             // mul_scalar's backward needs nothing of its input
+    auto e = gm::exp(scaled + 1.0);    // exp's backward is written with its output
+    scaled_storage = scaled.storage();
+    exp_storage = e.storage();
+    y = gm::sum(e * 2.0);
+  }
+  CHECK(scaled_storage.expired());     // gone with the last handle: no node holds it
+  CHECK_FALSE(exp_storage.expired());  // saved for exp's backward
+  y.backward();
+  CHECK(exp_storage.expired());        // freed by backward (retain_graph false)
+  for (int i = 0; i < 3; ++i)
+    CHECK(x.grad().data()[i] == Approx(6 * std::exp(3 * x.data()[i] + 1)).epsilon(1e-14));
+  REQUIRE_THROWS_WITH(y.backward(), Catch::Contains("already been freed"));
+
+  // Through an output no handle holds, create_graph still differentiates:
+  // d2/dx2 sum(exp(2 x)) = 4 exp(2 x).
+  gm::Tensor<double> s;
+  { s = gm::sum(gm::exp(x * 2.0)); }
+  auto d1 = gm::grad<double, gm::cpu>({s}, {x}, {}, true)[0];
+  auto d2 = gm::grad<double, gm::cpu>({gm::sum(d1)}, {x})[0];
+  for (int i = 0; i < 3; ++i) CHECK(d2.data()[i] == Approx(4 * std::exp(2 * x.data()[i])).epsilon(1e-14));
+}
+
 TEST_CASE("autograd: a gradient penalty is backpropagated into the critic's weights", "[autograd]") {
   // D(x) = sum(W2 leaky_relu(conv(x, W1)));  P = mean((||dD/dx||_2 - 1)^2) over the batch.
   gm::Generator g(3);

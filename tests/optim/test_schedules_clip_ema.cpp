@@ -1,6 +1,7 @@
 // LR schedules against their closed forms, clip_grad_norm_ on hand-worked
 // values, and the EMA of weights by hand, with its swap and restore.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -135,4 +136,35 @@ TEST_CASE("EMA of weights by hand, swapped in and restored", "[optim]") {
   dict.erase("shadow.0");
   CHECK_THROWS_WITH(other.load_state_dict(dict), Catch::Contains("missing key 'shadow.0'"));
   CHECK_THROWS_WITH(ema.update({w, w}), Catch::Contains("EMA: update: 2 parameters"));
+  dict = ema.state_dict();
+  dict.erase("num_updates");
+  CHECK_THROWS_WITH(other.load_state_dict(dict), Catch::Contains("missing key 'num_updates'"));
+  dict = ema.state_dict();
+  dict["num_updates"] = gm::tensor<double>({-1.0});
+  CHECK_THROWS_WITH(other.load_state_dict(dict), Catch::Contains("'num_updates' must be a count"));
+}
+
+TEST_CASE("EMA warm-up: update k decays by min(decay, (1 + k) / (10 + k)), and resumes exactly", "[optim]") {
+  auto w = param({0.0});
+  optim::EMA<double> ema({w}, 0.5, /*warmup=*/true);
+  double s = 0.0;
+  // (1 + k) / (10 + k) is 0.1, 2/11, 0.25, 4/13, ... and reaches 0.5 at k = 8.
+  for (int k = 0; k < 12; ++k) {
+    const double want = std::min(0.5, (1.0 + k) / (10.0 + k));
+    CHECK(ema.current_decay() == Approx(want).epsilon(1e-15));
+    w.data()[0] = 1.0 + k * k;
+    ema.update({w});
+    s = want * s + (1 - want) * (1.0 + k * k);
+    CHECK(ema.shadow()[0].at(0) == Approx(s).epsilon(1e-14));
+    CHECK(ema.num_updates() == k + 1);
+    if (k == 4) {
+      // A copy loaded from the state dict continues with the same decays.
+      optim::EMA<double> resumed({w}, 0.5, true);
+      resumed.load_state_dict(ema.state_dict());
+      CHECK(resumed.num_updates() == 5);
+      CHECK(resumed.current_decay() == Approx(6.0 / 15.0).epsilon(1e-15));
+    }
+  }
+  optim::EMA<double> plain({w}, 0.5);
+  CHECK(plain.current_decay() == 0.5);
 }

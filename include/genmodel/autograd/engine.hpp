@@ -24,6 +24,44 @@ Tensor<T, D> ones_like(const Tensor<T, D>& t);
 
 namespace detail {
 
+/// Gradients in flight, keyed by what identifies a tensor in the graph: its
+/// producing node, or for a leaf the leaf itself (a node's inputs are edges,
+/// not the tensors the user holds; see node.hpp).
+template <class T, class D>
+class GradMap {
+ public:
+  using TensorT = Tensor<T, D>;
+  using ImplPtr = std::shared_ptr<TensorImpl<T, D>>;
+
+  static const void* key(const TensorImpl<T, D>& impl) {
+    return impl.grad_fn ? static_cast<const void*>(impl.grad_fn.get()) : static_cast<const void*>(&impl);
+  }
+
+  void accumulate(const ImplPtr& impl, const TensorT& g) {
+    auto [it, inserted] = grads_.try_emplace(key(*impl), Entry{impl->grad_fn ? nullptr : impl, g});
+    if (!inserted) it->second.grad = add(it->second.grad, g);
+  }
+  const TensorT* find(const void* k) const {
+    auto it = grads_.find(k);
+    return it == grads_.end() ? nullptr : &it->second.grad;
+  }
+  void erase(const void* k) { grads_.erase(k); }
+
+  /// Each leaf's accumulated gradient.
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    for (const auto& [k, e] : grads_)
+      if (e.leaf) f(e.leaf, e.grad);
+  }
+
+ private:
+  struct Entry {
+    ImplPtr leaf;  // null for a node's output
+    TensorT grad;
+  };
+  std::unordered_map<const void*, Entry> grads_;
+};
+
 template <class T, class D>
 class Engine {
   using TensorT = Tensor<T, D>;
@@ -31,24 +69,25 @@ class Engine {
   using NodeT = Node<T, D>;
 
  public:
-  /// Propagates grads from `roots`; returns the gradient reaching each impl.
-  std::unordered_map<TensorImpl<T, D>*, TensorT> run(const std::vector<TensorT>& roots,
-                                                     const std::vector<TensorT>& root_grads,
-                                                     bool retain_graph, bool create_graph) {
-    std::unordered_map<TensorImpl<T, D>*, TensorT> grads;
-    for (size_t i = 0; i < roots.size(); ++i) accumulate(grads, roots[i].impl_ptr().get(), root_grads[i]);
+  /// Propagates grads from `roots`. Returns the gradient reaching each leaf
+  /// and each tensor whose key (GradMap::key) is in `keep`; the gradient of
+  /// any other tensor is dropped as soon as its producing node has used it
+  /// (as PyTorch does), so backward holds the frontier, not every activation's.
+  GradMap<T, D> run(const std::vector<TensorT>& roots, const std::vector<TensorT>& root_grads, bool retain_graph,
+                    bool create_graph, const std::unordered_set<const void*>& keep = {}) {
+    GradMap<T, D> grads;
+    for (size_t i = 0; i < roots.size(); ++i) grads.accumulate(roots[i].impl_ptr(), root_grads[i]);
     GradModeGuard mode(create_graph);
     for (NodeT* node : topological_order(roots)) {
-      ImplPtr out = node->output.lock();
-      auto it = out ? grads.find(out.get()) : grads.end();
-      if (it == grads.end()) continue;  // no gradient flowed into this node
+      const TensorT* flowing = grads.find(node);
+      if (!flowing) continue;  // no gradient flowed into this node
       GM_CHECK(node->backward, "backward: the graph through op '", node->name,
                "' has already been freed by an earlier backward; pass retain_graph=true to the "
                "first call to backward through it again");
-      const TensorT grad_out = it->second;
+      const TensorT grad_out = *flowing;
       std::vector<TensorT> in_grads;
       try {
-        in_grads = node->backward(grad_out, TensorT(out), node->needs_mask());
+        in_grads = node->backward(grad_out, node->output_for_backward(), node->needs_mask());
       } catch (const Error& e) {  // say which backward failed (anomaly mode, shape errors)
         throw Error(concat("backward of op '", node->name, "': ", e.what()));
       }
@@ -61,20 +100,18 @@ class Engine {
           throw Error(concat("anomaly: backward of op '", node->name,
                              "' produced NaN or Inf in the gradient of its input ", i, " (shape ",
                              in->shape, ")"));
-        accumulate(grads, in.get(), in_grads[i]);
+        grads.accumulate(in, in_grads[i]);
       }
-      if (!retain_graph) node->backward = nullptr;
+      if (!retain_graph) {  // free what the backward saved
+        node->backward = nullptr;
+        node->saved_output = {};
+      }
+      if (!keep.count(node)) grads.erase(node);
     }
     return grads;
   }
 
  private:
-  static void accumulate(std::unordered_map<TensorImpl<T, D>*, TensorT>& grads, TensorImpl<T, D>* key,
-                         const TensorT& g) {
-    auto [it, inserted] = grads.try_emplace(key, g);
-    if (!inserted) it->second = add(it->second, g);
-  }
-
   /// Nodes reachable from the roots, each after every node that consumes its
   /// output (iterative DFS post-order, reversed).
   static std::vector<NodeT*> topological_order(const std::vector<TensorT>& roots) {
@@ -125,11 +162,11 @@ void backward(const Tensor<T, D>& root, const Tensor<T, D>& grad = {}, bool reta
   const Tensor<T, D> g = grad.defined() ? grad : ones_like(root);
   auto grads = detail::Engine<T, D>().run({root}, {g}, retain_graph || create_graph, create_graph);
   GradModeGuard mode(create_graph);
-  for (auto& [impl, gi] : grads) {
-    if (impl->grad_fn || !impl->requires_grad) continue;  // only leaves keep .grad
+  grads.for_each_leaf([&](const auto& impl, const Tensor<T, D>& gi) {
+    if (!impl->requires_grad) return;
     impl->grad = impl->grad ? add(Tensor<T, D>(impl->grad), gi).impl_ptr()
                             : (create_graph ? gi : gi.detach()).impl_ptr();
-  }
+  });
 }
 
 /// Gradients of sum_i <outputs[i], grad_outputs[i]> with respect to each of
@@ -154,14 +191,16 @@ std::vector<Tensor<T, D>> grad(const std::vector<Tensor<T, D>>& outputs,
   for (size_t i = 0; i < inputs.size(); ++i)
     GM_CHECK(inputs[i].requires_grad(), "grad: input ", i, " (shape ", inputs[i].shape(),
              ") does not require grad");
-  auto grads = detail::Engine<T, D>().run(outputs, gs, retain_graph || create_graph, create_graph);
+  std::unordered_set<const void*> wanted;
+  for (const auto& in : inputs) wanted.insert(detail::GradMap<T, D>::key(in.impl()));
+  auto grads = detail::Engine<T, D>().run(outputs, gs, retain_graph || create_graph, create_graph, wanted);
   std::vector<Tensor<T, D>> result;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    auto it = grads.find(inputs[i].impl_ptr().get());
-    GM_CHECK(it != grads.end() || allow_unused, "grad: input ", i, " (shape ", inputs[i].shape(),
+    const Tensor<T, D>* g = grads.find(detail::GradMap<T, D>::key(inputs[i].impl()));
+    GM_CHECK(g || allow_unused, "grad: input ", i, " (shape ", inputs[i].shape(),
              ") was not used to compute the outputs; pass allow_unused=true to get an undefined "
              "gradient for it");
-    result.push_back(it == grads.end() ? Tensor<T, D>() : (create_graph ? it->second : it->second.detach()));
+    result.push_back(!g ? Tensor<T, D>() : (create_graph ? *g : g->detach()));
   }
   return result;
 }

@@ -2,11 +2,16 @@
 // graph, and `record`, which every differentiable op calls after computing
 // its forward result.
 //
-// A node keeps strong references to its inputs (the graph upstream) and a
-// weak one to its output, which the engine hands back to the backward
-// function: a formula that needs the output (exp, tanh, softmax) uses it as a
-// graph tensor, so create_graph differentiates through it too, and no
-// reference cycle output -> node -> output arises.
+// A node keeps its inputs only as graph edges: a leaf input by its tensor
+// (parameters accumulate .grad), any other input by a storage-free alias that
+// carries the shape and the producing node. What a backward formula needs of
+// an input's values it captures itself, so the graph keeps alive exactly the
+// saved tensors (as PyTorch does), not every intermediate activation.
+//
+// The output is held weakly (no cycle output -> node -> output). A formula
+// that needs it (exp, tanh, softmax) is recorded with record_using_output:
+// the node then keeps the output's storage, and the engine hands the
+// backward a graph tensor on it, so create_graph differentiates through it.
 #pragma once
 
 #include <cmath>
@@ -21,7 +26,7 @@
 namespace genmodel {
 
 template <class T, class D>
-struct Node {
+struct Node : std::enable_shared_from_this<Node<T, D>> {
   using TensorT = Tensor<T, D>;
   /// Gradients of the inputs, given the output's gradient, the output itself
   /// and a bit mask of the inputs that need one (bit i for input i); an
@@ -30,9 +35,21 @@ struct Node {
       std::function<std::vector<TensorT>(const TensorT& grad_out, const TensorT& out, unsigned needs)>;
 
   const char* name;
-  std::vector<std::shared_ptr<TensorImpl<T, D>>> inputs;  // null where no grad is needed
+  std::vector<std::shared_ptr<TensorImpl<T, D>>> inputs;  // edges as above; null where no grad is needed
   BackwardFn backward;                                     // cleared when the graph is freed
   std::weak_ptr<TensorImpl<T, D>> output;
+  TensorT saved_output;  // the output's storage, graph-free; only for record_using_output
+
+  /// The output as a graph tensor (grad_fn = this node), for the backward
+  /// formula; undefined when it is gone and was not saved.
+  TensorT output_for_backward() {
+    if (auto out = output.lock()) return TensorT(std::move(out));
+    if (!saved_output.defined()) return {};
+    auto impl = std::make_shared<TensorImpl<T, D>>(saved_output.impl());
+    impl->requires_grad = true;
+    impl->grad_fn = this->shared_from_this();
+    return TensorT(std::move(impl));
+  }
 
   unsigned needs_mask() const {
     unsigned m = 0;
@@ -65,11 +82,28 @@ bool needs_grad(const Range& inputs) {
   return false;
 }
 
+namespace detail {
+/// The edge a node keeps to input t: t itself for a leaf, else an alias
+/// with t's shape and producer but no storage.
+template <class T, class D>
+std::shared_ptr<TensorImpl<T, D>> graph_edge(const Tensor<T, D>& t) {
+  if (!t.defined() || !t.requires_grad()) return nullptr;
+  if (t.is_leaf()) return t.impl_ptr();
+  auto edge = std::make_shared<TensorImpl<T, D>>();
+  edge->shape = t.shape();
+  edge->requires_grad = true;
+  edge->grad_fn = t.grad_fn();
+  return edge;
+}
+}  // namespace detail
+
 /// Attaches a node named `name` to `out` when any input requires grad and
 /// recording is on. `backward(grad_out, out, needs)` returns one gradient per
-/// input, in order, written with differentiable ops.
+/// input, in order, written with differentiable ops; `out` is undefined
+/// unless the op is recorded with record_using_output.
 template <class T, class D, class Range, class F>
-const Tensor<T, D>& record_range(const Tensor<T, D>& out, const char* name, const Range& inputs, F&& backward) {
+const Tensor<T, D>& record_range(const Tensor<T, D>& out, const char* name, const Range& inputs, F&& backward,
+                                 bool uses_output = false) {
   if (AnomalyMode::is_enabled() && !detail::all_finite(out))
     throw Error(detail::concat("anomaly: op '", name, "' produced NaN or Inf in its output of shape ",
                                out.shape()));
@@ -77,10 +111,10 @@ const Tensor<T, D>& record_range(const Tensor<T, D>& out, const char* name, cons
   auto node = std::make_shared<Node<T, D>>();
   node->name = name;
   node->inputs.reserve(std::size(inputs));
-  for (const Tensor<T, D>* t : inputs)
-    node->inputs.push_back(t->defined() && t->requires_grad() ? t->impl_ptr() : nullptr);
+  for (const Tensor<T, D>* t : inputs) node->inputs.push_back(detail::graph_edge(*t));
   node->backward = std::forward<F>(backward);
   node->output = out.impl_ptr();
+  if (uses_output) node->saved_output = out.detach();
   out.impl().requires_grad = true;
   out.impl().grad_fn = std::move(node);
   return out;
@@ -90,6 +124,13 @@ template <class T, class D, class F>
 const Tensor<T, D>& record(const Tensor<T, D>& out, const char* name,
                            std::initializer_list<const Tensor<T, D>*> inputs, F&& backward) {
   return record_range(out, name, inputs, std::forward<F>(backward));
+}
+
+/// record for a backward formula written in terms of the op's output.
+template <class T, class D, class F>
+const Tensor<T, D>& record_using_output(const Tensor<T, D>& out, const char* name,
+                                        std::initializer_list<const Tensor<T, D>*> inputs, F&& backward) {
+  return record_range(out, name, inputs, std::forward<F>(backward), /*uses_output=*/true);
 }
 
 }  // namespace genmodel

@@ -53,6 +53,7 @@ struct DDPMOptions {
   int64_t num_classes = 0;     // > 0: class-conditional; the null label is num_classes
   double label_dropout = 0.1;  // P(label -> null) in training (classifier-free guidance)
   double ema_decay = 0.999;    // shadow = decay shadow + (1 - decay) w after each step
+  bool ema_warmup = true;      // decay min(ema_decay, (1 + k) / (10 + k)) at update k (diffusers)
   double grad_clip = 0;        // > 0: clip_grad_norm_ of the denoiser before the step
   uint64_t seed = 0;           // the training stream (timesteps, noise, label dropout)
 };
@@ -90,7 +91,7 @@ class DDPM {
 
   DDPM(std::shared_ptr<Denoiser> denoiser, Schedule schedule, DDPMOptions opts = {})
       : denoiser_(std::move(denoiser)), schedule_(std::move(schedule)), opts_(opts), gen_(opts.seed),
-        ema_(checked(denoiser_)->parameters(), opts.ema_decay) {
+        ema_(checked(denoiser_)->parameters(), opts.ema_decay, opts.ema_warmup) {
     GM_CHECK(opts.num_classes >= 0, "DDPM: num_classes must be >= 0, got ", opts.num_classes);
     GM_CHECK(opts.num_classes == 0 || takes_labels,
              "DDPM: num_classes > 0 but the denoiser's forward does not take labels");

@@ -33,7 +33,7 @@ Tensor<T, D> leaky_relu(const Tensor<T, D>& x, ScalarArg<T> slope) {
 template <class T, class D>
 Tensor<T, D> sigmoid(const Tensor<T, D>& x) {
   auto out = detail::array_forward(x, [](const auto& v) { return v.logistic(); });
-  return record(out, "sigmoid", {&x}, [](const Tensor<T, D>& g, const Tensor<T, D>& s, unsigned) {
+  return record_using_output(out, "sigmoid", {&x}, [](const Tensor<T, D>& g, const Tensor<T, D>& s, unsigned) {
     return detail::Grads<T, D>{mul(g, mul(s, rsub(T(1), s)))};  // s (1 - s)
   });
 }
@@ -41,7 +41,7 @@ Tensor<T, D> sigmoid(const Tensor<T, D>& x) {
 template <class T, class D>
 Tensor<T, D> tanh(const Tensor<T, D>& x) {
   auto out = detail::array_forward(x, [](const auto& v) { return v.tanh(); });
-  return record(out, "tanh", {&x}, [](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
+  return record_using_output(out, "tanh", {&x}, [](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
     return detail::Grads<T, D>{mul(g, rsub(T(1), pow(y, T(2))))};  // 1 - y^2
   });
 }
@@ -91,7 +91,7 @@ Tensor<T, D> softmax(const Tensor<T, D>& x, int64_t dim) {
   const auto [outer, n, inner] = detail::around_dim(x, d);
   auto out = Tensor<T, D>::empty(x.shape());
   kernels::cpu::softmax_forward(x.data(), out.data(), outer, n, inner);
-  return record(out, "softmax", {&x}, [d](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
+  return record_using_output(out, "softmax", {&x}, [d](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
     if (!GradMode::is_enabled()) {  // fused kernel when the backward is not recorded
       const auto [outer, n, inner] = detail::around_dim(y, d);
       auto dx = Tensor<T, D>::empty(y.shape());
@@ -108,7 +108,7 @@ Tensor<T, D> log_softmax(const Tensor<T, D>& x, int64_t dim) {
   const auto [outer, n, inner] = detail::around_dim(x, d);
   auto out = Tensor<T, D>::empty(x.shape());
   kernels::cpu::log_softmax_forward(x.data(), out.data(), outer, n, inner);
-  return record(out, "log_softmax", {&x}, [d](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
+  return record_using_output(out, "log_softmax", {&x}, [d](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
     if (!GradMode::is_enabled()) {
       const auto [outer, n, inner] = detail::around_dim(y, d);
       auto dx = Tensor<T, D>::empty(y.shape());

@@ -64,7 +64,7 @@ Tensor<T, D> mul(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 template <class T, class D>
 Tensor<T, D> div(const Tensor<T, D>& a, const Tensor<T, D>& b) {
   auto out = detail::binary_forward(a, b, "div", [](T x, T y) { return x / y; });
-  return record(out, "div", {&a, &b}, [a, b](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned needs) {
+  return record_using_output(out, "div", {&a, &b}, [a, b](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned needs) {
     // d(a/b)/da = 1/b, d(a/b)/db = -out/b
     return detail::Grads<T, D>{needs_input(needs, 0) ? sum_to(div(g, b), a.shape()) : Tensor<T, D>(),
                                needs_input(needs, 1) ? sum_to(neg(div(mul(g, out), b)), b.shape()) : Tensor<T, D>()};
@@ -74,7 +74,7 @@ Tensor<T, D> div(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 template <class T, class D>
 Tensor<T, D> pow(const Tensor<T, D>& a, const Tensor<T, D>& b) {
   auto out = detail::binary_forward(a, b, "pow", [](T x, T y) { return std::pow(x, y); });
-  return record(out, "pow", {&a, &b}, [a, b](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned needs) {
+  return record_using_output(out, "pow", {&a, &b}, [a, b](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned needs) {
     // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
     return detail::Grads<T, D>{
         needs_input(needs, 0) ? sum_to(mul(g, mul(b, pow(a, add(b, T(-1))))), a.shape()) : Tensor<T, D>(),
@@ -120,7 +120,7 @@ Tensor<T, D> rsub(ScalarArg<T> s, const Tensor<T, D>& a) {
 template <class T, class D>
 Tensor<T, D> rdiv(ScalarArg<T> s, const Tensor<T, D>& a) {
   auto out = detail::unary_forward(a, [s](T x) { return s / x; });
-  return record(out, "rdiv_scalar", {&a}, [a](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
+  return record_using_output(out, "rdiv_scalar", {&a}, [a](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     return detail::Grads<T, D>{neg(div(mul(g, out), a))};  // d(s/a)/da = -out/a
   });
 }

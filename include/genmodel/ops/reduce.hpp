@@ -90,7 +90,7 @@ Tensor<T, D> extremum(const Tensor<T, D>& x, const Dims& dims_in, bool keepdim, 
                       const char* name) {
   const auto dims = reduce_dims(dims_in, x.dim(), name);
   auto out = reduce_forward(x, dims, keepdim, op, name);
-  return record(out, name, {&x}, [x, dims](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
+  return record_using_output(out, name, {&x}, [x, dims](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     // Ties share the gradient evenly, like torch.amax.
     const auto mask = eq(x, expand_reduced(out.detach(), x.shape(), dims));
     const auto count = sum(mask, Dims(dims.begin(), dims.end()), true);

@@ -24,7 +24,7 @@ Tensor<T, D> array_forward(const Tensor<T, D>& a, F f) {
 template <class T, class D>
 Tensor<T, D> exp(const Tensor<T, D>& a) {
   auto out = detail::array_forward(a, [](const auto& x) { return x.exp(); });
-  return record(out, "exp", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
+  return record_using_output(out, "exp", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     return detail::Grads<T, D>{mul(g, out)};
   });
 }
@@ -40,7 +40,7 @@ Tensor<T, D> log(const Tensor<T, D>& a) {
 template <class T, class D>
 Tensor<T, D> sqrt(const Tensor<T, D>& a) {
   auto out = detail::array_forward(a, [](const auto& x) { return x.sqrt(); });
-  return record(out, "sqrt", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
+  return record_using_output(out, "sqrt", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     return detail::Grads<T, D>{div(mul(g, T(0.5)), out)};  // 1 / (2 sqrt(a))
   });
 }
@@ -48,7 +48,7 @@ Tensor<T, D> sqrt(const Tensor<T, D>& a) {
 template <class T, class D>
 Tensor<T, D> rsqrt(const Tensor<T, D>& a) {
   auto out = detail::array_forward(a, [](const auto& x) { return x.rsqrt(); });
-  return record(out, "rsqrt", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
+  return record_using_output(out, "rsqrt", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     return detail::Grads<T, D>{mul(g, mul(pow(out, T(3)), T(-0.5)))};  // -a^(-3/2) / 2
   });
 }

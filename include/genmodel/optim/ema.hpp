@@ -1,9 +1,16 @@
 // genmodel/optim/ema.hpp: an exponential moving average of weights,
 // shadow = decay * shadow + (1 - decay) * param after every optimizer step.
+// With warm-up (diffusers' EMAModel), the k-th update (k = 0, 1, ...) uses
+// min(decay, (1 + k) / (10 + k)), so that the shadow forgets the random
+// initial weights within the first hundreds of steps instead of 1 / (1 - decay)
+// times that; the update count travels in the state dict for exact resume.
 // For sampling, store() keeps the live weights, copy_to() writes the EMA
 // weights into the parameters, and restore() puts the live ones back.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
@@ -19,8 +26,8 @@ class EMA {
  public:
   using TensorT = Tensor<T, D>;
 
-  /// The shadow starts as a copy of params.
-  EMA(const std::vector<TensorT>& params, double decay) : decay_(decay) {
+  /// The shadow starts as a copy of params; `warmup` caps the decay as above.
+  EMA(const std::vector<TensorT>& params, double decay, bool warmup = false) : decay_(decay), warmup_(warmup) {
     GM_CHECK(decay >= 0 && decay <= 1, "EMA: decay must be in [0, 1], got ", decay);
     for (size_t i = 0; i < params.size(); ++i) {
       GM_CHECK(params[i].defined(), "EMA: parameter ", i, " is undefined");
@@ -29,13 +36,24 @@ class EMA {
   }
 
   double decay() const { return decay_; }
+  bool warmup() const { return warmup_; }
+  int64_t num_updates() const { return num_updates_; }
   const std::vector<TensorT>& shadow() const { return shadow_; }
+
+  /// The decay the next update() uses.
+  double current_decay() const {
+    if (!warmup_) return decay_;
+    const double k = double(num_updates_);
+    return std::min(decay_, (1 + k) / (10 + k));
+  }
 
   /// Moves the shadow towards params (call after each optimizer step).
   void update(const std::vector<TensorT>& params) {
     check(params, "update");
+    const double d = current_decay();
     for (size_t i = 0; i < params.size(); ++i)
-      kernels::cpu::ema_update(shadow_[i].data(), params[i].data(), params[i].numel(), decay_);
+      kernels::cpu::ema_update(shadow_[i].data(), params[i].data(), params[i].numel(), d);
+    ++num_updates_;
   }
 
   /// Keeps a copy of the live weights for restore().
@@ -59,13 +77,14 @@ class EMA {
     stored_.clear();
   }
 
-  /// "shadow.<i>" for each parameter, plus "decay" as a scalar.
+  /// "shadow.<i>" for each parameter, plus "decay" and "num_updates" as
+  /// scalars (a float scalar holds the count exactly up to 2^24 updates; past
+  /// that the warm-up cap is within 1e-6 of 1 and no longer matters).
   std::map<std::string, TensorT> state_dict() const {
     std::map<std::string, TensorT> dict;
     for (size_t i = 0; i < shadow_.size(); ++i) dict["shadow." + std::to_string(i)] = shadow_[i].clone_data();
-    auto d = TensorT::empty(Shape{});
-    d.data()[0] = T(decay_);
-    dict["decay"] = d;
+    dict["decay"] = scalar(T(decay_));
+    dict["num_updates"] = scalar(T(num_updates_));
     return dict;
   }
 
@@ -74,8 +93,8 @@ class EMA {
   /// is only checked to be present.
   void load_state_dict(const std::map<std::string, TensorT>& dict) {
     for (const auto& [key, t] : dict) {
-      if (key == "decay") {
-        GM_CHECK(t.defined() && t.numel() == 1, "EMA: load_state_dict: key 'decay' must be a scalar");
+      if (key == "decay" || key == "num_updates") {
+        GM_CHECK(t.defined() && t.numel() == 1, "EMA: load_state_dict: key '", key, "' must be a scalar");
         continue;
       }
       const std::string index = key.rfind("shadow.", 0) == 0 ? key.substr(7) : "";
@@ -87,9 +106,14 @@ class EMA {
                t.defined() ? t.shape() : Shape{}, ", expected ", want);
     }
     GM_CHECK(dict.count("decay"), "EMA: load_state_dict: missing key 'decay'");
+    GM_CHECK(dict.count("num_updates"), "EMA: load_state_dict: missing key 'num_updates'");
+    const double count = double(dict.at("num_updates").data()[0]);
+    GM_CHECK(count >= 0 && count == std::floor(count), "EMA: load_state_dict: 'num_updates' must be a count, got ",
+             count);
     for (size_t i = 0; i < shadow_.size(); ++i)
       GM_CHECK(dict.count("shadow." + std::to_string(i)), "EMA: load_state_dict: missing key 'shadow.", i, "'");
     for (size_t i = 0; i < shadow_.size(); ++i) shadow_[i] = dict.at("shadow." + std::to_string(i)).clone_data();
+    num_updates_ = int64_t(count);
   }
 
  private:
@@ -102,11 +126,19 @@ class EMA {
                shadow_[i].shape());
   }
 
+  static TensorT scalar(T v) {
+    auto t = TensorT::empty(Shape{});
+    t.data()[0] = v;
+    return t;
+  }
+
   static void copy(const TensorT& from, const TensorT& to) {
     std::memcpy(to.data(), from.data(), sizeof(T) * from.numel());
   }
 
   double decay_;
+  bool warmup_;
+  int64_t num_updates_ = 0;
   std::vector<TensorT> shadow_;
   std::vector<TensorT> stored_;
 };
