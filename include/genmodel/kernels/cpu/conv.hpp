@@ -4,7 +4,9 @@
 // Transposed convolution is the same three kernels on
 // conv_transpose2d_geometry(): its forward is conv2d_backward_data, its
 // backward-data is conv2d_forward and its weight gradient is
-// conv2d_backward_weight(g, dy_t, x_t, dw).
+// conv2d_backward_weight(g, dy_t, x_t, dw). The backward-data of a stride-1
+// layer with padding below the kernel size (3x3 "same") is itself a forward
+// convolution of dy with the flipped kernel, which skips col2im.
 //
 // Threading: images are split into one contiguous range per thread, and each
 // thread runs im2col + gemm on one cache-sized column block at a time:
@@ -535,11 +537,39 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
   });
 }
 
+namespace detail {
+/// Whether conv2d_backward_data runs as a forward convolution of dy: a
+/// stride-1, undilated, ungrouped, non-pointwise convolution with padding
+/// at most kernel - 1 (the U-Net's 3x3 "same" layers), and dy not much wider
+/// than x (its columns have o rows per tap where col2im's have c).
+inline bool conv_backward_data_is_conv(const Conv2dGeometry& g) {
+  return g.groups == 1 && g.stride_h == 1 && g.stride_w == 1 && g.dil_h == 1 && g.dil_w == 1 &&
+         g.pad_h <= g.kh - 1 && g.pad_w <= g.kw - 1 && !conv_is_pointwise(g) && g.o <= 2 * g.c;
+}
+}  // namespace detail
+
 /// dx (n, c, h, w) = gradient of conv2d_forward with respect to x, given
 /// dy (n, o, oh, ow) and weight (o, c/groups, kh, kw). dx is overwritten.
 template <class T>
 void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx) {
   if (g.n <= 0) return;
+  if (detail::conv_backward_data_is_conv(g)) {
+    // dx = conv(dy, the weight transposed (c, o, kh, kw) and flipped, padding
+    // k - 1 - p): one im2col of dy and a product straight into dx, instead
+    // of a product into (c kh kw) column rows, zeroed by the BLAS first,
+    // that col2im then adds back tap by tap.
+    const Conv2dGeometry gt = conv2d_geometry(g.n, g.o, g.oh, g.ow, g.c, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_h,
+                                              g.kw - 1 - g.pad_w, 1, 1, 1);
+    Scratch<T> flipped(g.c * g.o * g.kh * g.kw);
+    for (int64_t oc = 0; oc < g.o; ++oc)
+      for (int64_t ci = 0; ci < g.c; ++ci)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+          for (int64_t kj = 0; kj < g.kw; ++kj)
+            flipped.data()[((ci * g.o + oc) * g.kh + ki) * g.kw + kj] =
+                weight[((oc * g.c + ci) * g.kh + (g.kh - 1 - ki)) * g.kw + (g.kw - 1 - kj)];
+    conv2d_forward(gt, dy, flipped.data(), dx);
+    return;
+  }
   const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
   const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
   const bool pointwise = detail::conv_is_pointwise(g);

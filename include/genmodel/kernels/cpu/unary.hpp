@@ -1,7 +1,8 @@
 // genmodel/kernels/cpu/unary.hpp: elementwise maps over contiguous buffers.
 // `map_array` hands Eigen array blocks to the functor, so exp, log, tanh and
 // friends use Eigen's vectorised implementations; `map_scalar` is a plain
-// loop for arithmetic the compiler vectorises itself.
+// loop for arithmetic the compiler vectorises itself; `map_array2` is
+// map_array over two inputs.
 #pragma once
 
 #include <Eigen/Core>
@@ -21,6 +22,17 @@ void map_array(const T* x, T* y, int64_t n, F f) {
     Eigen::Map<const Arr> xi(x + i0, i1 - i0);
     Eigen::Map<Arr> yi(y + i0, i1 - i0);
     yi = f(xi);
+  });
+}
+
+/// y = f(Map<Array>(a), Map<Array>(b)) in chunks, for a fused backward of two inputs.
+template <class T, class F>
+void map_array2(const T* a, const T* b, T* y, int64_t n, F f) {
+  using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
+  parallel_for(0, n, kElementwiseGrain, [&](int64_t i0, int64_t i1) {
+    Eigen::Map<const Arr> ai(a + i0, i1 - i0), bi(b + i0, i1 - i0);
+    Eigen::Map<Arr> yi(y + i0, i1 - i0);
+    yi = f(ai, bi);
   });
 }
 
