@@ -247,6 +247,15 @@ void check_conv_case(const Conv2dGeometry& g, std::mt19937_64& rng) {
   check_close(y, ref_forward(g, x, w), cg * g.kh * g.kw, "forward");
   check_close(dx, ref_backward_data(g, dy, w), og * g.kh * g.kw, "backward_data");
   check_close(dw, ref_backward_weight(g, x, dy), g.n * g.oh * g.ow, "backward_weight");
+
+  // With a bias: the reference plus bias[o] as one more term per output.
+  const auto bias = random_vec<T>(g.o, rng);
+  std::fill(y.begin(), y.end(), T(7));
+  conv2d_forward(g, x.data(), w.data(), y.data(), bias.data());
+  auto ref = ref_forward(g, x, w);
+  const int64_t plane = g.oh * g.ow;
+  for (int64_t i = 0; i < y_size(g); ++i) ref.add(i, bias[std::size_t((i / plane) % g.o)], 1);
+  check_close(y, ref, cg * g.kh * g.kw + 1, "forward with bias");
 }
 
 template <class T>

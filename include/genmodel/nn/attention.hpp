@@ -37,9 +37,10 @@ class AttentionBlock2d : public Module<T, D> {
     auto part = [&](int64_t i) { return reshape(narrow(proj, 1, i, 1), {n, c, hw}); };
     const Tensor q = part(0), k = part(1), v = part(2);
     // scores (N, HW, HW): position i attends over positions j.
-    Tensor scores = mul(matmul(transpose(q, 1, 2), k), T(1.0 / std::sqrt(double(c))));
+    // The transposes are the products' flags, not copies.
+    Tensor scores = mul(matmul_t(q, k, true, false), T(1.0 / std::sqrt(double(c))));
     Tensor attn = softmax(scores, -1);
-    Tensor out = matmul(v, transpose(attn, 1, 2));  // (N, C, HW): out[:, :, i] = sum_j attn[i, j] v[:, :, j]
+    Tensor out = matmul_t(v, attn, false, true);  // (N, C, HW): out[:, :, i] = sum_j attn[i, j] v[:, :, j]
     return add(x, proj_out->forward(reshape(out, x.shape().vec())));
   }
   Tensor operator()(const Tensor& x) { return forward(x); }

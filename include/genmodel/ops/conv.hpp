@@ -26,12 +26,23 @@ template <class T, class D>
 Tensor<T, D> conv_weight_grad(const Tensor<T, D>& x, const Tensor<T, D>& u, const Conv2dGeometry& geo);
 
 template <class T, class D>
-Tensor<T, D> conv_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Conv2dGeometry& geo) {
+void check_channel_bias(const Tensor<T, D>& bias, int64_t channels, const char* op) {
+  GM_CHECK(bias.dim() == 1 && bias.shape()[0] == channels, op, ": bias of shape ", bias.shape(), " for ",
+           channels, " output channels");
+}
+
+/// conv(x, w) [+ bias per channel, fused into the kernel; its gradient is
+/// the sum of gy over the batch and the plane].
+template <class T, class D>
+Tensor<T, D> conv_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Conv2dGeometry& geo,
+                          const Tensor<T, D>& bias = {}) {
+  if (bias.defined()) check_channel_bias(bias, geo.o, "conv2d");
   auto y = Tensor<T, D>::empty(conv_y_shape(geo));
-  kernels::cpu::conv2d_forward(geo, x.data(), w.data(), y.data());
-  return record(y, "conv2d", {&x, &w}, [x, w, geo](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
+  kernels::cpu::conv2d_forward(geo, x.data(), w.data(), y.data(), bias.defined() ? bias.data() : nullptr);
+  return record(y, "conv2d", {&x, &w, &bias}, [x, w, geo](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
     return Grads<T, D>{needs_input(needs, 0) ? conv_data_grad(g, w, geo) : Tensor<T, D>(),
-                       needs_input(needs, 1) ? conv_weight_grad(x, g, geo) : Tensor<T, D>()};
+                       needs_input(needs, 1) ? conv_weight_grad(x, g, geo) : Tensor<T, D>(),
+                       needs_input(needs, 2) ? sum(g, {0, 2, 3}, false) : Tensor<T, D>()};
   });
 }
 
@@ -58,8 +69,7 @@ Tensor<T, D> conv_weight_grad(const Tensor<T, D>& x, const Tensor<T, D>& u, cons
 template <class T, class D>
 Tensor<T, D> add_channel_bias(const Tensor<T, D>& y, const Tensor<T, D>& bias, const char* op) {
   if (!bias.defined()) return y;
-  GM_CHECK(bias.dim() == 1 && bias.shape()[0] == y.shape()[1], op, ": bias of shape ", bias.shape(), " for ",
-           y.shape()[1], " output channels");
+  check_channel_bias(bias, y.shape()[1], op);
   return add(y, reshape(bias, {1, y.shape()[1], 1, 1}));
 }
 }  // namespace detail
@@ -75,7 +85,7 @@ Tensor<T, D> conv2d(const Tensor<T, D>& x, const Tensor<T, D>& weight, const Ten
   const auto geo = kernels::cpu::conv2d_geometry(x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], weight.shape()[0],
                                                  weight.shape()[2], weight.shape()[3], stride.h, stride.w, padding.h,
                                                  padding.w, dilation.h, dilation.w, groups);
-  return detail::add_channel_bias(detail::conv_forward(x, weight, geo), bias, "conv2d");
+  return detail::conv_forward(x, weight, geo, bias);
 }
 
 template <class T, class D>

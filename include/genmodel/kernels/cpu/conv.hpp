@@ -485,10 +485,12 @@ void conv_gather_rows(const T* dy, int64_t o, int64_t p, int64_t i0, int64_t b, 
 
 }  // namespace detail
 
-/// y (n, o, oh, ow) = conv(x (n, c, h, w), weight (o, c/groups, kh, kw)).
-/// y is overwritten; no bias.
+/// y (n, o, oh, ow) = conv(x (n, c, h, w), weight (o, c/groups, kh, kw))
+/// [+ bias (o) per channel]. y is overwritten. The bias costs nothing extra:
+/// the product adds onto rows filled with it instead of onto rows the BLAS
+/// would zero.
 template <class T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) {
+void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y, const T* bias = nullptr) {
   if (g.n <= 0) return;
   const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
   const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
@@ -509,6 +511,12 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
       T* phases = out + out_elems;
       detail::conv_blocks(plan, g, s, [&](int64_t i0, int64_t b, int64_t oy0, int64_t oy1) {
         const int64_t ncols = b * (oy1 - oy0) * g.ow, off = oy0 * g.ow;
+        // The product's destination rows (o of them): y's for one image, else the block's.
+        T* dst = b == 1 ? y + i0 * g.o * P + off : out;
+        const int64_t ld = b == 1 ? P : ncols;
+        if (bias)
+          for (int64_t oc = 0; oc < g.o; ++oc) std::fill(dst + oc * ld, dst + oc * ld + ncols, bias[oc]);
+        const T beta = bias ? T(1) : T(0);
         for (int64_t gi = 0; gi < G; ++gi) {
           const T* colp = col;
           int64_t ldcol = ncols;
@@ -520,12 +528,8 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
               detail::im2col(g, x + ((i0 + j) * g.c + gi * cg) * HW, cg, oy0, oy1,
                              col + j * (ncols / b), ncols, phases);
           }
-          if (b == 1)
-            detail::conv_gemm(false, false, og, ncols, K, T(1), weight + gi * og * K, K, colp,
-                              ldcol, T(0), y + (i0 * g.o + gi * og) * P + off, P);
-          else
-            detail::conv_gemm(false, false, og, ncols, K, T(1), weight + gi * og * K, K, colp,
-                              ldcol, T(0), out + gi * og * ncols, ncols);
+          detail::conv_gemm(false, false, og, ncols, K, T(1), weight + gi * og * K, K, colp, ldcol, beta,
+                            dst + gi * og * ld, ld);
         }
         if (b > 1)  // scatter (o, b*P) back to (b, o, P)
           for (int64_t j = 0; j < b; ++j)
