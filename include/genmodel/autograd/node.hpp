@@ -99,8 +99,9 @@ std::shared_ptr<TensorImpl<T, D>> graph_edge(const Tensor<T, D>& t) {
 
 /// Attaches a node named `name` to `out` when any input requires grad and
 /// recording is on. `backward(grad_out, out, needs)` returns one gradient per
-/// input, in order, written with differentiable ops; `out` is undefined
-/// unless the op is recorded with record_using_output.
+/// input, in order, written with differentiable ops. A formula that uses
+/// `out` must be recorded with record_using_output: otherwise `out` is
+/// defined only while something else still holds the output.
 template <class T, class D, class Range, class F>
 const Tensor<T, D>& record_range(const Tensor<T, D>& out, const char* name, const Range& inputs, F&& backward,
                                  bool uses_output = false) {
