@@ -59,8 +59,8 @@ train() {
     torch_vae | torch_cvae)
       /usr/bin/python3 "$py/torch_vae.py" train "${cond[@]}" --seconds "$seconds" "${common[@]}" ;;
     torch_ddpm*)
-      /usr/bin/python3 "$py/torch_ddpm.py" train "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --seconds "$seconds" "${common[@]}" \
-        --save "$dir/ema.pt"
+      /usr/bin/python3 "$py/torch_ddpm.py" train "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --seconds "$seconds" \
+        "${common[@]}" --save "$dir/ema.pt"
       if ((ddpm_samples > 0)); then
         /usr/bin/python3 "$py/torch_ddpm.py" sample --load "$dir/ema.pt" "${ddpm_args[@]}" --sampler ddpm \
           --threads "$threads" --samples "$ddpm_samples" --samples-out "$dir/samples_ddpm.idx"
@@ -72,8 +72,8 @@ train() {
       "$build/examples/ddpm" "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --seconds "$seconds" --out "$dir" \
         "${common[@]}"
       if ((ddpm_samples > 0)); then
-        "$build/examples/ddpm" "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --resume "$dir/checkpoint.safetensors" --sample-only \
-          --sampler ddpm --out "$dir" --threads "$threads" --samples "$ddpm_samples" \
+        "$build/examples/ddpm" "${cond[@]}" "${ddpm_args[@]}" "${widths[@]}" --resume "$dir/checkpoint.safetensors" \
+          --sample-only --sampler ddpm --out "$dir" --threads "$threads" --samples "$ddpm_samples" \
           --samples-out "$dir/samples_ddpm.idx"
       fi ;;
     *)

@@ -703,8 +703,7 @@ def cmd_sample(args) -> None:
         print("note: --guidance applies to conditional models only; ignored", file=sys.stderr)
     sampled = write_outputs(unet, NoiseSchedule(), args)
     print(json.dumps({"model": "cddpm" if conditional else "ddpm", "load": args.load, "channels": channels,
-                      "samples": args.samples,
-                      "sampler": args.sampler,
+                      "samples": args.samples, "sampler": args.sampler,
                       "sample_steps": args.sample_steps if args.sampler == "ddim" else 1000, "eta": args.eta,
                       "guidance": args.guidance if conditional else None, "threads": args.threads,
                       "seed": args.seed, **sampled, "torch": torch.__version__}))
