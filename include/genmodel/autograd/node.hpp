@@ -41,10 +41,11 @@ struct Node : std::enable_shared_from_this<Node<T, D>> {
   TensorT saved_output;  // the output's storage, graph-free; only for record_using_output
 
   /// The output as a graph tensor (grad_fn = this node), for the backward
-  /// formula; undefined when it is gone and was not saved.
+  /// formula; undefined unless the op was recorded with record_using_output,
+  /// so that a formula which uses `out` without saying so fails every time.
   TensorT output_for_backward() {
-    if (auto out = output.lock()) return TensorT(std::move(out));
     if (!saved_output.defined()) return {};
+    if (auto out = output.lock()) return TensorT(std::move(out));
     auto impl = std::make_shared<TensorImpl<T, D>>(saved_output.impl());
     impl->requires_grad = true;
     impl->grad_fn = this->shared_from_this();
