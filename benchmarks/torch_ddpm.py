@@ -83,11 +83,14 @@ with a Generator seeded seed + 1 for x_T and every step's noise:
     model output: unconditional unet(x, t); conditional with labels and
         guidance s: s == 1: unet(x, t, y); else one forward of 2B rows
         [x; x], [t; t], [y; null] and out = uncond + s (cond - uncond).
-    DDIM (diffusers' DDIMScheduler, set_alpha_to_one, no clipping):
+    DDIM (diffusers' DDIMScheduler, set_alpha_to_one, clip_sample):
         timesteps 'leading': i * (1000 // n) for i = n-1 .. 0 (50 steps:
         980, 960, ..., 0); prev = the next timestep in that list, abar_prev =
         abar[prev], or 1 after the last;
-        x0 = (x - sqrt(1 - abar) eps) / sqrt(abar)
+        x0 = clamp((x - sqrt(1 - abar) eps) / sqrt(abar), -1, 1) and then
+            eps = (x - sqrt(abar) x0) / sqrt(1 - abar) (--no-clip-sample:
+            neither; the ancestral sampler clips x0 the same way; ``bench``
+            never clips, as genmodel's bench_vae_ddpm_step)
         sigma = eta sqrt((1 - abar_prev) / (1 - abar) (1 - abar / abar_prev))
         x = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z
             (z ~ N(0, I) only when eta > 0)
@@ -354,8 +357,10 @@ class UNet(nn.Module):
 class NoiseSchedule:
     """Linear betas 1e-4..0.02 over T steps, epsilon prediction, every quantity in double."""
 
-    def __init__(self, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> None:
+    def __init__(self, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
+                 clip_sample: bool = False) -> None:
         self.T = T
+        self.clip_sample = clip_sample
         self.betas = [beta_start + (beta_end - beta_start) * i / (T - 1) if T > 1 else beta_start
                       for i in range(T)]
         self.alphas_cumprod, prod = [], 1.0
@@ -395,7 +400,8 @@ class NoiseSchedule:
 
     def predict_x0(self, eps: torch.Tensor, t: int, x: torch.Tensor) -> torch.Tensor:
         ab = self.alphas_cumprod[t]
-        return (x - eps * math.sqrt(1 - ab)) * (1 / math.sqrt(ab))
+        x0 = (x - eps * math.sqrt(1 - ab)) * (1 / math.sqrt(ab))
+        return x0.clamp(-1.0, 1.0) if self.clip_sample else x0
 
     def ddim_step(self, eps: torch.Tensor, i: int, x: torch.Tensor, eta: float,
                   gen: torch.Generator) -> torch.Tensor:
@@ -405,6 +411,8 @@ class NoiseSchedule:
         if ab_prev is None:
             ab_prev = self.final_alpha_cumprod
         x0 = self.predict_x0(eps, t, x)
+        if self.clip_sample:  # the eps consistent with the clipped x0
+            eps = (x - x0 * math.sqrt(ab)) * (1 / math.sqrt(1 - ab))
         var = (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)
         sigma = eta * math.sqrt(max(var, 0.0))
         out = x0 * math.sqrt(ab_prev) + eps * math.sqrt(max(1 - ab_prev - sigma * sigma, 0.0))
@@ -618,10 +626,11 @@ def check_sampling_args(args) -> None:
 
 def write_outputs(unet: UNet, schedule: NoiseSchedule, args) -> Dict[str, float]:
     """The --samples-out file (and .labels) and --out DIR's PNG; returns the sampling seconds."""
+    schedule.clip_sample = args.clip_sample
     seconds = 0.0
     if args.samples > 0:
         what = (f"DDIM-{args.sample_steps} (eta {args.eta})" if args.sampler == "ddim"
-                else "DDPM ancestral over 1000 steps")
+                else "DDPM ancestral over 1000 steps") + (", x0 clipped" if args.clip_sample else "")
         print(f"sampling {args.samples} images: {what}"
               + (f", guidance {args.guidance}" if unet.conditional else ""), flush=True)
         t0 = time.perf_counter()
@@ -680,7 +689,7 @@ def cmd_train(args) -> None:
                "img_per_s": round(step * args.batch / max(seconds, 1e-9), 2),
                "loss": loss, "loss_avg": loss_avg, "samples": args.samples, "sampler": args.sampler,
                "sample_steps": args.sample_steps if args.sampler == "ddim" else 1000, "eta": args.eta,
-               "guidance": args.guidance if args.conditional else None, **sampled,
+               "clip_sample": args.clip_sample, "guidance": args.guidance if args.conditional else None, **sampled,
                "torch": torch.__version__}
     print(json.dumps(summary))
 
@@ -705,8 +714,8 @@ def cmd_sample(args) -> None:
     print(json.dumps({"model": "cddpm" if conditional else "ddpm", "load": args.load, "channels": channels,
                       "samples": args.samples, "sampler": args.sampler,
                       "sample_steps": args.sample_steps if args.sampler == "ddim" else 1000, "eta": args.eta,
-                      "guidance": args.guidance if conditional else None, "threads": args.threads,
-                      "seed": args.seed, **sampled, "torch": torch.__version__}))
+                      "clip_sample": args.clip_sample, "guidance": args.guidance if conditional else None,
+                      "threads": args.threads, "seed": args.seed, **sampled, "torch": torch.__version__}))
 
 
 def parse_channels(text: str) -> Tuple[int, ...]:
@@ -720,6 +729,8 @@ def add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim")
     p.add_argument("--sample-steps", type=int, default=50, help="DDIM steps ('leading' spacing); ddpm uses all 1000")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0: deterministic)")
+    p.add_argument("--clip-sample", action=argparse.BooleanOptionalAction, default=True,
+                   help="clip the x0 prediction to [-1, 1] at every sampling step (diffusers' clip_sample)")
     p.add_argument("--guidance", type=float, default=1.0,
                    help="classifier-free guidance scale s (conditional models; 1: conditional only)")
     p.add_argument("--threads", type=int, default=2)

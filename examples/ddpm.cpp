@@ -6,7 +6,8 @@
 // --conditional adds class conditioning with classifier-free guidance (label
 // dropped with probability 0.1 in training; --guidance S at sampling).
 // Samples come from DDIM over --sample-steps steps (--eta) or, with
-// --sampler ddpm, ancestral sampling over all 1000 steps.
+// --sampler ddpm, ancestral sampling over all 1000 steps; both clip the x0
+// prediction to [-1, 1] at every step unless --no-clip-sample.
 //   ddpm --seconds 3600                          # train; runs/ddpm/samples.png
 //   ddpm --conditional --guidance 3 --out runs/ddpm_cond
 //   ddpm --resume runs/ddpm/checkpoint.safetensors --sample-only --samples 10000 --samples-out s.idx3
@@ -32,6 +33,7 @@ struct DdpmFlags : ex::TrainerFlags {
   std::string sampler = "ddim";
   int64_t sample_steps = 50;
   double eta = 0;
+  bool clip_sample = true;
   double guidance = 3;
   std::string schedule = "linear";
   int64_t timesteps = 1000;
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::IsMember({"ddim", "ddpm"}));
   app.add_option("--sample-steps", f.sample_steps, "DDIM steps")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--eta", f.eta, "DDIM eta (0: deterministic)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--clip-sample,!--no-clip-sample", f.clip_sample,
+               "clip the x0 prediction to [-1, 1] at every sampling step (diffusers' clip_sample; default on)");
   app.add_option("--guidance", f.guidance, "classifier-free guidance scale (--conditional; 1: no guidance)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--schedule", f.schedule, "beta schedule: linear (1e-4..0.02) or cosine")
@@ -87,7 +91,7 @@ int main(int argc, char** argv) {
     gm::Generator init(f.seed);
     auto unet = std::make_shared<Unet>(
         gm::models::UNetOptions{.channels = f.channels, .num_classes = f.conditional ? 10 : 0}, init);
-    gm::models::NoiseScheduleOptions so{.num_train_timesteps = f.timesteps};
+    gm::models::NoiseScheduleOptions so{.num_train_timesteps = f.timesteps, .clip_sample = f.clip_sample};
     if (f.schedule == "cosine") so.beta_schedule = gm::models::BetaSchedule::cosine;
     ddpm = std::make_unique<Ddpm>(unet, gm::models::NoiseSchedule<float>(so),
                                   gm::models::DDPMOptions{.num_classes = f.conditional ? 10 : 0, .seed = f.seed + 1});
