@@ -1,13 +1,17 @@
 // The diffusion U-Net: output shape, parameter names of its tree, the time
 // and class embeddings changing the output, gradients reaching every
 // parameter, input checks, and one DDPM training step and sampler run with
-// it as the denoiser. Small widths keep it fast.
+// it as the denoiser; and the forward, every parameter's gradient and guided
+// DDIM sampling against PyTorch's twin of the U-Net on the same weights
+// (tests/fixtures/make_unet_fixture.py). Small widths keep it fast.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <set>
 #include <string>
 
 #include "genmodel/genmodel.hpp"
+#include "genmodel/io/safetensors.hpp"
 #include "genmodel/models/ddpm.hpp"
 #include "genmodel/models/unet.hpp"
 #include "test_util.hpp"
@@ -20,6 +24,17 @@ namespace {
 
 models::UNetOptions small(int64_t num_classes = 0) {
   return {.channels = {8, 16, 16}, .groups = 4, .time_embed_dim = 16, .num_classes = num_classes};
+}
+
+/// max |a - b| / max |b|: the error relative to the reference's scale.
+double rel_error(const gm::Tensor<float>& a, const gm::Tensor<float>& b) {
+  REQUIRE(a.shape() == b.shape());
+  double m = 0, scale = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    m = std::max(m, std::abs(double(a.data()[i]) - double(b.data()[i])));
+    scale = std::max(scale, std::abs(double(b.data()[i])));
+  }
+  return m / scale;
 }
 
 double max_abs_diff(const gm::Tensor<float>& a, const gm::Tensor<float>& b) {
@@ -125,4 +140,34 @@ TEST_CASE("UNet as the DDPM denoiser: a training step, guided DDIM sampling", "[
   CHECK(x.shape() == gm::Shape{2, 1, 32, 32});
   CHECK(calls == 2);
   CHECK(ddpm.schedule().timesteps() == std::vector<int64_t>{500, 0});
+}
+
+TEST_CASE("UNet: forward, gradients and guided DDIM equal PyTorch's twin on the same weights", "[models][unet]") {
+  // T, Y, DDIM_LABELS, the 10 steps and guidance 2 as in make_unet_fixture.py.
+  const auto ref = gm::io::load_safetensors<float>(std::filesystem::path(__FILE__).parent_path() /
+                                                   "../fixtures/unet_torch.safetensors");
+  auto net = std::make_shared<models::UNet<float>>(
+      models::UNetOptions{.channels = {16, 16, 16}, .groups = 8, .num_classes = 10});
+  gm::nn::StateDict<float> weights;
+  for (const auto& [name, value] : net->state_dict()) weights.insert(name, ref.at(name));
+  net->load_state_dict(weights);
+
+  const auto& x = ref.at("input.x");
+  const auto out = net->forward(x, gm::tensor<int64_t>({0, 617}), gm::tensor<int64_t>({3, 10}));
+  CHECK(rel_error(out, ref.at("output")) < 1e-5);
+  gm::losses::mse(out, ref.at("input.noise")).backward();
+  for (const auto& [name, p] : net->named_parameters()) {
+    INFO(name);
+    CHECK(rel_error(p.grad(), ref.at("grad." + name)) < 1e-4);
+  }
+
+  models::DDPM ddpm(net, models::NoiseSchedule<float>({.clip_sample = true}), {.num_classes = 10});
+  const auto labels = gm::tensor<int64_t>({3, 7});
+  net->eval();
+  ddpm.schedule().set_timesteps(10);
+  gm::NoGradGuard no_grad;
+  gm::Tensor<float> xs = x;
+  for (int64_t t : ddpm.schedule().timesteps())
+    xs = ddpm.schedule().ddim_step(ddpm.model_output(xs, t, labels, 2.0), t, xs);
+  CHECK(rel_error(xs, ref.at("ddim")) < 1e-4);
 }
