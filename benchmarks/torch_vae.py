@@ -227,10 +227,10 @@ def cmd_bench(args) -> None:
 # train
 # --------------------------------------------------------------------------
 
-def sample(vae: VAE, n: int, gen: torch.Generator, chunk: int = 500):
-    """n images sigmoid(decoder(z)), z ~ N(0, I), as uint8 (n, 28, 28); labels 0..9 cycling."""
+def sample(vae: VAE, n: int, gen: torch.Generator, chunk: int = 500, temperature: float = 1.0):
+    """n images sigmoid(decoder(z)), z ~ N(0, temperature^2 I), as uint8 (n, 28, 28); labels 0..9 cycling."""
     def draw(labels: torch.Tensor) -> np.ndarray:
-        z = torch.randn(len(labels), LATENT, generator=gen)
+        z = torch.randn(len(labels), LATENT, generator=gen) * temperature
         return to_pixels(torch.sigmoid(vae.decoder(z, vae.labels(labels))), "unit")
     return sample_in_chunks(n, chunk, draw, model=vae)
 
@@ -288,10 +288,12 @@ def cmd_train(args) -> None:
           f"{time.perf_counter() - t_eval:.1f} s)", flush=True)
 
     if args.samples > 0:
-        pixels, labels = sample(trainer.vae, args.samples, torch.Generator().manual_seed(args.seed + 1))
+        pixels, labels = sample(trainer.vae, args.samples, torch.Generator().manual_seed(args.seed + 1),
+                                temperature=args.temperature)
         write_samples(args.samples_out, pixels, labels if args.conditional else None)
     if args.out:
-        save_grid(args.out, sample(trainer.vae, 64, torch.Generator().manual_seed(args.seed + 2))[0])
+        save_grid(args.out, sample(trainer.vae, 64, torch.Generator().manual_seed(args.seed + 2),
+                                   temperature=args.temperature)[0])
 
     summary = {"model": name, "beta": args.beta, "steps": step, "seconds": round(seconds, 2),
                "threads": args.threads, "batch": args.batch, "seed": args.seed,
@@ -312,6 +314,8 @@ def main(argv=None) -> None:
     t = sub.add_parser("train", help="train on Fashion-MNIST, report the test ELBO and write samples")
     t.add_argument("--conditional", action="store_true", help="the class-conditional VAE")
     t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (beta-VAE)")
+    t.add_argument("--temperature", type=float, default=1.0,
+                   help="sampling: z ~ N(0, temperature^2 I), as the C++ trainer's --temperature")
     add_train_args(t)
     t.set_defaults(func=cmd_train)
 

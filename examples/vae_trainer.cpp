@@ -2,10 +2,11 @@
 // mains): the convolutional VAE of genmodel/models/vae_architectures.hpp
 // (16-d latent, BCE reconstruction on pixels in [0, 1]; cvae: a label
 // embedding fed to encoder and decoder) on Fashion-MNIST with Adam 1e-3,
-// through training_loop.hpp. --beta B weighs the KL term (beta-VAE).
+// through training_loop.hpp. --beta B weighs the KL term (beta-VAE);
+// --temperature T samples z ~ N(0, T^2 I) instead of N(0, I).
 //
 // In --out DIR (default runs/<name>):
-//   samples.png           64 images decoded from fixed z ~ N(0, I) (cvae: 10 per class, one per column)
+//   samples.png           64 images decoded from fixed z ~ N(0, T^2 I) (cvae: 10 per class, one per column)
 //   reconstructions.png   32 test images (upper four rows) above their reconstructions (lower four)
 //   interpolation.png     8 rows: the decoded line between the latent means of two test images
 //                         (cvae: decoded with the left image's label)
@@ -30,6 +31,7 @@ struct VaeFlags : TrainerFlags {
   double beta = 1.0;
   int64_t latent = 16;
   int64_t test_images = 10000;
+  double temperature = 1.0;
 };
 
 namespace {
@@ -93,6 +95,8 @@ int train_vae(const char* name, bool conditional, int argc, char** argv) {
   app.add_option("--beta", f.beta, "weight of the KL term (1: the VAE; other values: beta-VAE)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--temperature", f.temperature, "sampling: z ~ N(0, T^2 I) for the grids and --samples-out")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--test-images", f.test_images, "test images for the test ELBO of each epoch")
       ->capture_default_str()->check(CLI::Range(1, 10000));
   if (auto rc = parse_flags(app, f, name, argc, argv)) return *rc;
@@ -156,8 +160,8 @@ int train_vae(const char* name, bool conditional, int argc, char** argv) {
       epoch_batches = j.value("batches", int64_t(0));
     };
     run.write_grids = [&](const std::filesystem::path& out, const std::string& suffix) {
-      const auto samples = conditional ? vae->sample(100, grid_seed, cycling_labels(100))
-                                       : vae->sample(64, grid_seed);
+      const auto samples = conditional ? vae->sample(100, grid_seed, cycling_labels(100), f.temperature)
+                                       : vae->sample(64, grid_seed, {}, f.temperature);
       io::save_image_grid(out / ("samples" + suffix + ".png"), samples, {.nrow = conditional ? 10 : 8});
       const auto x = narrow(test.images, 0, 0, std::min<int64_t>(32, test.images.size(0)));
       const auto y = conditional ? narrow(test.labels, 0, 0, x.size(0)) : Tensor<int64_t>();
@@ -173,7 +177,8 @@ int train_vae(const char* name, bool conditional, int argc, char** argv) {
     run.write_samples = [&] {
       write_generated_samples(f, conditional, [&](int64_t n, int64_t first, uint64_t chunk) {
         const uint64_t seed = grid_seed + 1 + chunk;
-        const auto x = conditional ? vae->sample(n, seed, cycling_labels(n, first)) : vae->sample(n, seed);
+        const auto x = conditional ? vae->sample(n, seed, cycling_labels(n, first), f.temperature)
+                                   : vae->sample(n, seed, {}, f.temperature);
         return add(mul(x, 2.0f), -1.0f);  // [0, 1] -> the files' [-1, 1]
       });
     };

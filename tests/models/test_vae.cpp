@@ -222,6 +222,27 @@ TEST_CASE("VAE::sample and reconstruct: eval mode, no graph, seeded, pixel means
   CHECK_THROWS_WITH(vae->sample(0, 1), Contains("n must be positive"));
 }
 
+TEST_CASE("VAE::sample at a temperature decodes z ~ N(0, T^2 I) from the same stream", "[models][vae]") {
+  gm::Generator g(8);
+  auto vae = models::make_mlp_vae<float>({.latent_dim = 4, .hidden = {32}}, {}, g);
+  gm::Generator z_stream(11);
+  const auto z = gm::mul(gm::randn<float>({5, 4}, z_stream), 0.5f);
+  vae->eval();
+  gm::Tensor<float> want;
+  {
+    gm::NoGradGuard no_grad;
+    want = gm::sigmoid(vae->decode(z));
+  }
+  const auto got = vae->sample(5, 11, {}, 0.5);
+  for (int64_t i = 0; i < got.numel(); ++i) REQUIRE(got.data()[i] == Approx(want.data()[i]).margin(1e-6));
+  // Temperature 0 decodes z = 0 for every row: five equal images (up to the
+  // GEMM's rounding, which may differ between rows of one product).
+  const auto flat = vae->sample(5, 11, {}, 0.0);
+  for (int64_t i = 0; i < 784; ++i)
+    for (int64_t r = 1; r < 5; ++r) REQUIRE(flat.data()[r * 784 + i] == Approx(flat.data()[i]).margin(1e-6));
+  CHECK_THROWS_WITH(vae->sample(5, 11, {}, -0.5), Contains("temperature must be >= 0"));
+}
+
 TEST_CASE("VAE on 256 Fashion-MNIST images: reconstruction well below the mean image's", "[models][vae][fashion]") {
   // Every term is a sum over the 784 pixels of BCE, averaged over images. Two
   // reference points, computed here: predicting the mean image for every input

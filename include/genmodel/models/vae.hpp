@@ -30,6 +30,7 @@
 //   auto x = vae->sample(64, /*seed=*/1);           // (64, 1, 28, 28) in [0, 1], eval mode
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <type_traits>
@@ -213,14 +214,17 @@ class VAE : public nn::Module<typename Encoder::value_type, typename Encoder::de
     return Recon::mean(decode(encode(x, labels).first, labels));
   }
 
-  /// n samples decoded from z ~ N(0, I) drawn from Generator(seed) (eval mode, no graph);
-  /// a conditional VAE takes labels (n).
-  Tensor sample(int64_t n, uint64_t seed, const Index& labels = {}) {
+  /// n samples decoded from z ~ N(0, temperature^2 I) drawn from Generator(seed) (eval
+  /// mode, no graph); a conditional VAE takes labels (n). A temperature below 1 trades
+  /// variety for typical samples (the "reduced temperature" of Kingma & Dhariwal's Glow).
+  Tensor sample(int64_t n, uint64_t seed, const Index& labels = {}, double temperature = 1.0) {
     GM_CHECK(n > 0, "VAE::sample: n must be positive, got ", n);
+    GM_CHECK(temperature >= 0 && std::isfinite(temperature), "VAE::sample: temperature must be >= 0, got ",
+             temperature);
     EvalScope scope(*this);
     NoGradGuard no_grad;
     Generator g(seed);
-    return Recon::mean(decode(randn<T, D>(Shape{n, latent_}, g), labels));
+    return Recon::mean(decode(randn<T, D>(Shape{n, latent_}, g, T(0), T(temperature)), labels));
   }
 
  private:
