@@ -25,7 +25,9 @@ template <class T, class D>
 Tensor<T, D> leaky_relu(const Tensor<T, D>& x, ScalarArg<T> slope) {
   auto out = detail::unary_forward(x, [slope](T v) { return std::max(v, T(0)) + slope * std::min(v, T(0)); });
   return record(out, "leaky_relu", {&x}, [x, slope](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
-    auto d = detail::unary_forward(x, [slope](T v) { return slope + (T(1) - slope) * T(v > T(0)); });
+    // A select, not slope + (1 - slope) * [v > 0]: GCC turns that product
+    // into a branch, mispredicted on activations of random sign.
+    auto d = detail::unary_forward(x, [slope](T v) { return v > T(0) ? T(1) : T(slope); });
     return detail::Grads<T, D>{mul(g, d)};
   });
 }

@@ -40,7 +40,11 @@ void map_array2(const T* a, const T* b, T* y, int64_t n, F f) {
 template <class TX, class TY, class F>
 void map_scalar(const TX* x, TY* y, int64_t n, F f) {
   parallel_for(0, n, kElementwiseGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i]);
+    // A local copy of f: read through the reference, f's captures (a slope,
+    // a bound) might alias y, so GCC reloads them each iteration and keeps
+    // the loop scalar; a copy whose address never escapes cannot alias.
+    const F local = f;
+    for (int64_t i = i0; i < i1; ++i) y[i] = local(x[i]);
   });
 }
 
