@@ -6,6 +6,8 @@
 // shapes first: nothing here throws.
 #pragma once
 
+#include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -56,16 +58,26 @@ void adam_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamCoeffs& c) {
   const T one_m_b1 = T(1 - c.beta1), b2 = T(c.beta2), one_m_b2 = T(1 - c.beta2), eps = T(c.eps);
   const T wd = T(c.weight_decay), shrink = T(1 - c.lr * c.weight_decay);
   const bool l2 = !c.decoupled && c.weight_decay != 0, decay = c.decoupled && c.weight_decay != 0;
+  // Eigen arrays, not a scalar loop: std::sqrt must set errno for a
+  // negative input, which keeps GCC from vectorising a loop that calls it,
+  // and the scalar square root and division made Adam 17% of an MLP-GAN step.
+  // Blocks of 1024 keep the three passes over each block in L1.
+  using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
   parallel_for(0, n, kOptimGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      T pi = decay ? p[i] * shrink : p[i];
-      const T gi = l2 ? g[i] + wd * pi : g[i];
-      const T mi = m[i] + (gi - m[i]) * one_m_b1;  // exp_avg.lerp_(grad, 1 - beta1)
-      const T vi = v[i] * b2 + one_m_b2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      const T denom = std::sqrt(vi) / bc2_sqrt + eps;
-      p[i] = pi - step_size * (mi / denom);
+    for (int64_t b0 = i0; b0 < i1; b0 += 1024) {
+      const int64_t k = std::min<int64_t>(1024, i1 - b0);
+      Eigen::Map<Arr> pa(p + b0, k), ma(m + b0, k), va(v + b0, k);
+      const Eigen::Map<const Arr> ga(g + b0, k);
+      if (decay) pa *= shrink;
+      const auto update = [&](const auto& gi) {
+        ma += (gi - ma) * one_m_b1;           // exp_avg.lerp_(grad, 1 - beta1)
+        va = va * b2 + (one_m_b2 * gi) * gi;  // exp_avg_sq * beta2 + (1 - beta2) grad^2
+        pa -= step_size * (ma / (va.sqrt() / bc2_sqrt + eps));
+      };
+      if (l2)
+        update(ga + wd * pa);
+      else
+        update(ga);
     }
   });
 }
