@@ -160,8 +160,8 @@ int train_vae(const char* name, bool conditional, int argc, char** argv) {
       epoch_batches = j.value("batches", int64_t(0));
     };
     run.write_grids = [&](const std::filesystem::path& out, const std::string& suffix) {
-      const auto samples = conditional ? vae->sample(100, grid_seed, cycling_labels(100), f.temperature)
-                                       : vae->sample(64, grid_seed, {}, f.temperature);
+      const int64_t n = conditional ? 100 : 64;
+      const auto samples = vae->sample(n, grid_seed, conditional ? cycling_labels(n) : Tensor<int64_t>(), f.temperature);
       io::save_image_grid(out / ("samples" + suffix + ".png"), samples, {.nrow = conditional ? 10 : 8});
       const auto x = narrow(test.images, 0, 0, std::min<int64_t>(32, test.images.size(0)));
       const auto y = conditional ? narrow(test.labels, 0, 0, x.size(0)) : Tensor<int64_t>();
@@ -177,8 +177,7 @@ int train_vae(const char* name, bool conditional, int argc, char** argv) {
     run.write_samples = [&] {
       write_generated_samples(f, conditional, [&](int64_t n, int64_t first, uint64_t chunk) {
         const uint64_t seed = grid_seed + 1 + chunk;
-        const auto x = conditional ? vae->sample(n, seed, cycling_labels(n, first), f.temperature)
-                                   : vae->sample(n, seed, {}, f.temperature);
+        const auto x = vae->sample(n, seed, conditional ? cycling_labels(n, first) : Tensor<int64_t>(), f.temperature);
         return add(mul(x, 2.0f), -1.0f);  // [0, 1] -> the files' [-1, 1]
       });
     };
