@@ -106,6 +106,7 @@ std::shared_ptr<TensorImpl<T, D>> graph_edge(const Tensor<T, D>& t) {
 template <class T, class D, class Range, class F>
 const Tensor<T, D>& record_range(const Tensor<T, D>& out, const char* name, const Range& inputs, F&& backward,
                                  bool uses_output = false) {
+  GENMODEL_CPU_ONLY(D, "genmodel's differentiable ops");
   if (AnomalyMode::is_enabled() && !detail::all_finite(out))
     throw Error(detail::concat("anomaly: op '", name, "' produced NaN or Inf in its output of shape ",
                                out.shape()));

@@ -1,12 +1,14 @@
-// genmodel/core/allocator.hpp: the pooled host allocator behind every CPU
-// tensor. Freed blocks are kept in size buckets and handed out again, so a
-// training loop whose shapes repeat stops calling malloc after its first step.
+// genmodel/core/allocator.hpp: the caching allocator behind every tensor.
+// Freed blocks are kept in size classes and handed out again, so a training
+// loop whose shapes repeat stops calling the system allocator after its first
+// step. One template serves the host pool (CpuAllocator, below) and the CUDA
+// device pool (cuda/allocator.hpp); they differ only in the raw memory calls.
 #pragma once
 
 #include <cstddef>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
-#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -15,37 +17,41 @@
 namespace genmodel {
 
 struct AllocatorStats {
-  std::size_t bytes_in_use = 0;    // held by live tensors (bucket sizes)
+  std::size_t bytes_in_use = 0;    // held by live tensors (size-class bytes)
   std::size_t peak_bytes = 0;      // highest bytes_in_use since reset_peak()
   std::size_t bytes_cached = 0;    // free blocks kept for reuse
-  std::size_t system_allocs = 0;   // calls that reached the system allocator
+  std::size_t system_allocs = 0;   // calls that reached the raw allocator (malloc, cudaMalloc)
   std::size_t pool_hits = 0;       // requests served from the cache
 };
 
-class CpuAllocator {
+/// Size class of a request: multiples of 64 bytes up to 4 KiB, then four
+/// classes per power of two, so at most 25% of a block is slack.
+inline std::size_t size_class(std::size_t bytes) {
+  if (bytes <= 4096) return (bytes + 63) / 64 * 64 + (bytes == 0 ? 64 : 0);
+  std::size_t p = 4096;
+  while (p * 2 < bytes) p *= 2;
+  const std::size_t step = p / 4;
+  return (bytes + step - 1) / step * step;
+}
+
+/// A size-class caching allocator over `Raw`, which provides
+///   static void* allocate(std::size_t bytes);   // nullptr when out of memory
+///   static void free(void* p);
+///   static constexpr const char* name;          // for error messages
+/// Blocks are cached per (stream, size class): a block freed on one stream is
+/// handed out again only on that stream, so work queued there before the
+/// free is ordered before any new use (the rule of PyTorch's CUDA caching
+/// allocator). Host memory has a single stream, nullptr.
+template <class Raw>
+class CachingAllocator {
  public:
-  static constexpr std::size_t kAlignment = 64;  // one cache line, any SIMD width
+  using Stream = const void*;
 
-  static CpuAllocator& instance() {
-    static CpuAllocator* a = new CpuAllocator;  // never destroyed: tensors may outlive statics
-    return *a;
-  }
-
-  /// Size class of a request: multiples of 64 bytes up to 4 KiB, then four
-  /// classes per power of two, so at most 25% of a block is slack.
-  static std::size_t bucket(std::size_t bytes) {
-    if (bytes <= 4096) return (bytes + 63) / 64 * 64 + (bytes == 0 ? 64 : 0);
-    std::size_t p = 4096;
-    while (p * 2 < bytes) p *= 2;
-    const std::size_t step = p / 4;
-    return (bytes + step - 1) / step * step;
-  }
-
-  void* allocate(std::size_t bytes) {
-    const std::size_t b = bucket(bytes);
+  void* allocate(std::size_t bytes, Stream stream = nullptr) {
+    const std::size_t b = size_class(bytes);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(b);
+      auto it = free_.find(Key{stream, b});
       if (it != free_.end() && !it->second.empty()) {
         void* p = it->second.back();
         it->second.pop_back();
@@ -54,26 +60,29 @@ class CpuAllocator {
         note_in_use(b);
         return p;
       }
-      ++stats_.system_allocs;
-      note_in_use(b);
     }
-    void* p = std::aligned_alloc(kAlignment, b);
-    if (!p) {
-      std::lock_guard<std::mutex> lock(mu_);
-      stats_.bytes_in_use -= b;
-      throw Error(detail::concat("CpuAllocator: out of memory allocating ", b,
-                                 " bytes (", stats_.bytes_in_use, " in use, ",
+    void* p = Raw::allocate(b);
+    if (!p) {  // give the cached blocks back to the system and try once more
+      empty_cache();
+      p = Raw::allocate(b);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!p)
+      throw Error(detail::concat(Raw::name, ": out of memory allocating ", bytes, " bytes (",
+                                 stats_.bytes_in_use, " bytes held by live tensors, ",
                                  stats_.bytes_cached, " cached)"));
-    }
+    ++stats_.system_allocs;
+    note_in_use(b);
     return p;
   }
 
-  void deallocate(void* p, std::size_t bytes) {
-    const std::size_t b = bucket(bytes);
+  /// Returns a block to the cache of the stream it was allocated on.
+  void deallocate(void* p, std::size_t bytes, Stream stream = nullptr) {
+    const std::size_t b = size_class(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     stats_.bytes_in_use -= b;
     stats_.bytes_cached += b;
-    free_[b].push_back(p);
+    free_[Key{stream, b}].push_back(p);
   }
 
   AllocatorStats stats() const {
@@ -89,14 +98,23 @@ class CpuAllocator {
   /// Returns every cached block to the system.
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [size, blocks] : free_)
-      for (void* p : blocks) std::free(p);
+    for (auto& [key, blocks] : free_)
+      for (void* p : blocks) Raw::free(p);
     free_.clear();
     stats_.bytes_cached = 0;
   }
 
  private:
-  CpuAllocator() = default;
+  struct Key {
+    Stream stream;
+    std::size_t size;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<Stream>()(k.stream) * 31 + std::hash<std::size_t>()(k.size);
+    }
+  };
 
   void note_in_use(std::size_t b) {
     stats_.bytes_in_use += b;
@@ -104,8 +122,31 @@ class CpuAllocator {
   }
 
   mutable std::mutex mu_;
-  std::unordered_map<std::size_t, std::vector<void*>> free_;
+  std::unordered_map<Key, std::vector<void*>, KeyHash> free_;
   AllocatorStats stats_;
+};
+
+/// Host memory aligned to a cache line, enough for any SIMD width.
+struct HostMemory {
+  static constexpr std::size_t kAlignment = 64;
+  static constexpr const char* name = "CpuAllocator";
+  // Size classes are multiples of 64, as aligned_alloc requires.
+  static void* allocate(std::size_t bytes) { return std::aligned_alloc(kAlignment, bytes); }
+  static void free(void* p) { std::free(p); }
+};
+
+/// The pooled host allocator of every CPU tensor and kernel scratch buffer.
+class CpuAllocator : public CachingAllocator<HostMemory> {
+ public:
+  static constexpr std::size_t kAlignment = HostMemory::kAlignment;
+
+  static CpuAllocator& instance() {
+    static CpuAllocator* a = new CpuAllocator;  // never destroyed: tensors may outlive statics
+    return *a;
+  }
+
+ private:
+  CpuAllocator() = default;
 };
 
 }  // namespace genmodel

@@ -9,12 +9,14 @@
 #include <cmath>
 #include <cstdint>
 
+#include "genmodel/core/device.hpp"
+
 namespace genmodel {
 
 using PhiloxBlock = std::array<uint32_t, 4>;
 
 /// One Philox4x32-10 evaluation: 10 rounds over a 128-bit counter, 64-bit key.
-inline PhiloxBlock philox4x32_10(PhiloxBlock ctr, std::array<uint32_t, 2> key) {
+GENMODEL_HOST_DEVICE inline PhiloxBlock philox4x32_10(PhiloxBlock ctr, std::array<uint32_t, 2> key) {
   constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {
@@ -72,14 +74,14 @@ inline void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); 
 
 namespace detail {
 /// Uniform in [0, 1) from 24 random bits (float) or 53 (double, two words).
-inline float u01_float(uint32_t w) { return float(w >> 8) * 0x1.0p-24f; }
-inline double u01_double(uint32_t hi, uint32_t lo) {
+GENMODEL_HOST_DEVICE inline float u01_float(uint32_t w) { return float(w >> 8) * 0x1.0p-24f; }
+GENMODEL_HOST_DEVICE inline double u01_double(uint32_t hi, uint32_t lo) {
   return double(((uint64_t(hi) << 32) | lo) >> 11) * 0x1.0p-53;
 }
 
 /// Box-Muller on (u1, u2) in [0, 1): u1 is moved into (0, 1] so log is finite.
 template <class T>
-inline void box_muller(T u1, T u2, T& z0, T& z1) {
+GENMODEL_HOST_DEVICE inline void box_muller(T u1, T u2, T& z0, T& z1) {
   const T r = std::sqrt(T(-2) * std::log(T(1) - u1));
   const T theta = T(2 * 3.14159265358979323846) * u2;
   z0 = r * std::cos(theta);

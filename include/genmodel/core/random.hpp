@@ -3,7 +3,9 @@
 //   float uniform/normal: 4 elements per block; double: 2 per block;
 //   randint/bernoulli: 4 per block.
 // So a seed gives the same numbers with any thread count, and on any device
-// that follows the same mapping.
+// that follows the same mapping: rand and randn on a CUDA tensor run the same
+// generator in a kernel (DeviceRandom, specialised in cuda/random.hpp);
+// randint and bernoulli draw on the host and copy.
 #pragma once
 
 #include <cstdint>
@@ -25,12 +27,33 @@ void fill_blocks(Generator& gen, int64_t n, int per, F fill) {
       fill(gen.block(first + b), b * per, std::min<int64_t>(per, n - b * per));
   });
 }
+
+/// Blocks a float (4 per block) or double (2 per block) request of n uses.
+template <class T>
+GENMODEL_HOST_DEVICE constexpr int64_t philox_blocks(int64_t n) {
+  constexpr int per = std::is_same_v<T, float> ? 4 : 2;
+  return (n + per - 1) / per;
+}
 }  // namespace detail
+
+/// Fills device memory from blocks first.. of a seed's stream, following the
+/// mapping above: uniform(p, n, seed, first, low, high) and normal(p, n,
+/// seed, first, mean, std). A device backend specialises it.
+template <class D>
+struct DeviceRandom {
+  static_assert(!std::is_same_v<D, D>, "genmodel: random tensors on this device need its backend; "
+                "include <genmodel/cuda.hpp> from an nvcc-compiled file with GENMODEL_WITH_CUDA");
+};
 
 /// Uniform on [low, high).
 template <class T = float, class D = cpu>
 Tensor<T, D> rand(const Shape& shape, Generator& gen = default_generator(), T low = T(0), T high = T(1)) {
   auto t = Tensor<T, D>::empty(shape);
+  if constexpr (!std::is_same_v<D, cpu>) {
+    const uint64_t first = gen.reserve(uint64_t(detail::philox_blocks<T>(t.numel())));
+    DeviceRandom<D>::uniform(t.data(), t.numel(), gen.seed(), first, low, high);
+    return t;
+  }
   T* p = t.data();
   const T scale = high - low;
   if constexpr (std::is_same_v<T, float>) {
@@ -49,6 +72,11 @@ Tensor<T, D> rand(const Shape& shape, Generator& gen = default_generator(), T lo
 template <class T = float, class D = cpu>
 Tensor<T, D> randn(const Shape& shape, Generator& gen = default_generator(), T mean = T(0), T std = T(1)) {
   auto t = Tensor<T, D>::empty(shape);
+  if constexpr (!std::is_same_v<D, cpu>) {
+    const uint64_t first = gen.reserve(uint64_t(detail::philox_blocks<T>(t.numel())));
+    DeviceRandom<D>::normal(t.data(), t.numel(), gen.seed(), first, mean, std);
+    return t;
+  }
   T* p = t.data();
   if constexpr (std::is_same_v<T, float>) {
     detail::fill_blocks(gen, t.numel(), 4, [&](const PhiloxBlock& w, int64_t i, int64_t k) {
@@ -72,6 +100,7 @@ template <class T = int64_t, class D = cpu>
 Tensor<T, D> randint(int64_t low, int64_t high, const Shape& shape, Generator& gen = default_generator()) {
   GM_CHECK(high > low && high - low <= (int64_t(1) << 32), "randint: need low < high and a range of "
            "at most 2^32, got [", low, ", ", high, ")");
+  if constexpr (!std::is_same_v<D, cpu>) return randint<T, cpu>(low, high, shape, gen).template to<D>();
   auto t = Tensor<T, D>::empty(shape);
   T* p = t.data();
   const uint64_t range = static_cast<uint64_t>(high - low);
@@ -85,6 +114,7 @@ Tensor<T, D> randint(int64_t low, int64_t high, const Shape& shape, Generator& g
 template <class T = float, class D = cpu>
 Tensor<T, D> bernoulli(const Shape& shape, double p, Generator& gen = default_generator()) {
   GM_CHECK(p >= 0.0 && p <= 1.0, "bernoulli: probability must be in [0, 1], got ", p);
+  if constexpr (!std::is_same_v<D, cpu>) return bernoulli<T, cpu>(shape, p, gen).template to<D>();
   auto t = Tensor<T, D>::empty(shape);
   T* out = t.data();
   detail::fill_blocks(gen, t.numel(), 4, [&](const PhiloxBlock& w, int64_t i, int64_t k) {

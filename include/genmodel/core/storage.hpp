@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "genmodel/core/allocator.hpp"
@@ -26,6 +27,16 @@ struct StorageTraits<T, cpu> {
     T* p = static_cast<T*>(CpuAllocator::instance().allocate(bytes));
     return std::shared_ptr<T>(p, [bytes](T* q) { CpuAllocator::instance().deallocate(q, bytes); });
   }
+  static void copy(T* dst, const T* src, int64_t n) { std::memcpy(dst, src, sizeof(T) * std::size_t(n)); }
+};
+
+/// Copies a tensor between devices (Tensor::to<cuda>(), to<cpu>()); the CUDA
+/// backend specialises it. To the tensor's own device it is the tensor itself.
+template <class From, class To>
+struct DeviceTransfer {
+  static_assert(std::is_same_v<From, cpu> && std::is_same_v<To, cpu>,
+                "genmodel: copying to or from this device needs its backend; include "
+                "<genmodel/cuda.hpp> from an nvcc-compiled file with GENMODEL_WITH_CUDA");
 };
 
 }  // namespace genmodel

@@ -86,6 +86,7 @@ class Tensor {
   template <class... I>
   T& at(I... idx) const {
     static_assert((std::is_integral_v<I> && ...), "Tensor::at takes integer indices");
+    static_assert(std::is_same_v<D, cpu>, "Tensor::at reads host memory: copy with to<cpu>() first");
     const int64_t ix[] = {static_cast<int64_t>(idx)...};
     GM_CHECK(static_cast<int>(sizeof...(I)) == dim(), "Tensor::at: ", sizeof...(I),
              " indices for a tensor of shape ", shape());
@@ -103,10 +104,15 @@ class Tensor {
   T item() const {
     GM_CHECK(numel() == 1, "Tensor::item: tensor of shape ", shape(), " has ", numel(),
              " elements, not 1");
-    return data()[0];
+    if constexpr (!std::is_same_v<D, cpu>) return to<cpu>().item();
+    else return data()[0];
   }
 
-  std::vector<T> to_vector() const { return std::vector<T>(data(), data() + numel()); }
+  /// The elements, copied to the host.
+  std::vector<T> to_vector() const {
+    if constexpr (!std::is_same_v<D, cpu>) return to<cpu>().to_vector();
+    else return std::vector<T>(data(), data() + numel());
+  }
 
   // ---- autograd fields -------------------------------------------------
   bool requires_grad() const { return impl().requires_grad; }
@@ -132,18 +138,31 @@ class Tensor {
   /// A copy with its own storage, cut from the graph.
   Tensor clone_data() const {
     Tensor out = empty(shape());
-    std::memcpy(out.data(), data(), sizeof(T) * numel());
+    StorageTraits<T, D>::copy(out.data(), data(), numel());
     return out;
   }
 
   /// Conversion to another scalar type (a new leaf, not differentiable).
   template <class U>
+    requires(!Device<U>)
   Tensor<U, D> to() const {
-    auto out = Tensor<U, D>::empty(shape());
-    const T* src = data();
-    U* dst = out.data();
-    for (int64_t i = 0, n = numel(); i < n; ++i) dst[i] = static_cast<U>(src[i]);
-    return out;
+    if constexpr (!std::is_same_v<D, cpu>) {
+      return to<cpu>().template to<U>().template to<D>();
+    } else {
+      auto out = Tensor<U, D>::empty(shape());
+      const T* src = data();
+      U* dst = out.data();
+      for (int64_t i = 0, n = numel(); i < n; ++i) dst[i] = static_cast<U>(src[i]);
+      return out;
+    }
+  }
+
+  /// A copy on another device (to<cuda>(), to<cpu>()), a new leaf; the
+  /// tensor itself when it is already there, as in PyTorch.
+  template <Device To>
+  Tensor<T, To> to() const {
+    if constexpr (std::is_same_v<To, D>) return *this;
+    else return DeviceTransfer<D, To>::copy(*this);
   }
 
   // Differentiable conveniences, defined in ops/methods.hpp.
@@ -167,6 +186,7 @@ class Tensor {
 template <class T, class D>
 std::ostream& operator<<(std::ostream& os, const Tensor<T, D>& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
+  if constexpr (!std::is_same_v<D, cpu>) return os << t.template to<cpu>() << " on " << D::name;
   os << "Tensor" << t.shape() << "(";
   const int64_t last = t.dim() ? t.shape().back() : 1;
   const int64_t rows = t.numel() / std::max<int64_t>(last, 1);

@@ -58,6 +58,8 @@ using StateDict = NamedTensors<T, D>;
 
 template <class T = float, class D = cpu>
 class Module {
+  GENMODEL_CPU_ONLY(D, "genmodel::Module");
+
  public:
   using value_type = T;
   using device_type = D;

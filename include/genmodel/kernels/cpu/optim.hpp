@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "genmodel/core/device.hpp"
 #include "genmodel/core/parallel.hpp"
 
 namespace genmodel::kernels::cpu {
@@ -22,22 +23,40 @@ struct SgdCoeffs {
   bool nesterov;
 };
 
+/// SgdCoeffs in the element type, with the branches decided once.
+template <class T>
+struct SgdElement {
+  T lr, mom, wd, keep;
+  bool use_wd, use_mom, nesterov, first;
+
+  SgdElement(const SgdCoeffs& c, bool first_step)
+      : lr(T(c.lr)), mom(T(c.momentum)), wd(T(c.weight_decay)), keep(T(1 - c.dampening)),
+        use_wd(c.weight_decay != 0), use_mom(c.momentum != 0), nesterov(c.nesterov), first(first_step) {}
+
+  /// The update of one element; the CUDA kernel runs the same code.
+  GENMODEL_HOST_DEVICE void operator()(T& p, T g, T& buf) const {
+    T d = use_wd ? g + wd * p : g;
+    if (use_mom) {
+      const T b = first ? d : buf * mom + keep * d;
+      buf = b;
+      d = nesterov ? d + mom * b : b;
+    }
+    p = p - lr * d;
+  }
+};
+
 /// One SGD step of p (n elements) with gradient g. `buf` is the momentum
 /// buffer (unused when momentum is 0); `first` means it is uninitialised and
 /// starts as the (weight-decayed) gradient, as in torch.optim.SGD.
 template <class T>
 void sgd_step(T* p, const T* g, T* buf, int64_t n, const SgdCoeffs& c, bool first) {
-  const T lr = T(c.lr), mom = T(c.momentum), wd = T(c.weight_decay), keep = T(1 - c.dampening);
-  const bool use_wd = c.weight_decay != 0, use_mom = c.momentum != 0, nesterov = c.nesterov;
+  const SgdElement<T> update(c, first);
   parallel_for(0, n, kOptimGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      T d = use_wd ? g[i] + wd * p[i] : g[i];
-      if (use_mom) {
-        const T b = first ? d : buf[i] * mom + keep * d;
-        buf[i] = b;
-        d = nesterov ? d + mom * b : b;
-      }
-      p[i] = p[i] - lr * d;
+    if (update.use_mom) {
+      for (int64_t i = i0; i < i1; ++i) update(p[i], g[i], buf[i]);
+    } else {  // buf may be null without momentum
+      T unused = T(0);
+      for (int64_t i = i0; i < i1; ++i) update(p[i], g[i], unused);
     }
   });
 }

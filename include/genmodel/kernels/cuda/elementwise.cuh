@@ -1,0 +1,142 @@
+// genmodel/kernels/cuda/elementwise.cuh: broadcasting binary and unary
+// elementwise kernels, the device side of kernels/cpu/broadcast.hpp and
+// kernels/cpu/unary.hpp. The host merges dims and computes strides exactly as
+// the CPU kernels do (StridedSpace); each thread then maps its flat output
+// index to the two input offsets. The functors are small structs with a
+// __device__ call operator, so no extended lambdas are needed.
+#pragma once
+
+#include <cmath>
+
+#include "genmodel/kernels/cpu/broadcast.hpp"
+#include "genmodel/kernels/cuda/launch.cuh"
+
+namespace genmodel::kernels::cuda {
+
+namespace detail {
+/// StridedSpace<N> in a form a kernel takes by value.
+template <int N>
+struct DeviceSpace {
+  int ndim;
+  int64_t size[Shape::kMaxDims];
+  int64_t stride[N][Shape::kMaxDims];
+
+  explicit DeviceSpace(const cpu::detail::StridedSpace<N>& s) : ndim(s.ndim) {
+    for (int d = 0; d < Shape::kMaxDims; ++d) {
+      size[d] = s.size[d];
+      for (int k = 0; k < N; ++k) stride[k][d] = s.stride[k][d];
+    }
+  }
+};
+
+template <class TA, class TB, class TO, class F>
+__global__ void broadcast_binary_kernel(const TA* a, const TB* b, TO* out, int64_t n,
+                                        DeviceSpace<2> sp, F f) {
+  GM_CUDA_LOOP(i, n) {
+    int64_t oa = 0, ob = 0, r = i;
+    for (int d = sp.ndim - 1; d >= 0; --d) {
+      const int64_t k = r % sp.size[d];
+      r /= sp.size[d];
+      oa += k * sp.stride[0][d];
+      ob += k * sp.stride[1][d];
+    }
+    out[i] = f(a[oa], b[ob]);
+  }
+}
+
+template <class TA, class TB, class TO, class F>
+__global__ void same_shape_binary_kernel(const TA* a, const TB* b, TO* out, int64_t n, F f) {
+  GM_CUDA_LOOP(i, n) out[i] = f(a[i], b[i]);
+}
+
+template <class TI, class TO, class F>
+__global__ void map_kernel(const TI* x, TO* y, int64_t n, F f) {
+  GM_CUDA_LOOP(i, n) y[i] = f(x[i]);
+}
+}  // namespace detail
+
+/// out[i] = f(a[ia], b[ib]) over the broadcast shape `out_shape` (device
+/// pointers; the shapes were checked with cpu::broadcast_shapes).
+template <class TA, class TB, class TO, class F>
+void broadcast_binary(const TA* a, const Shape& sa, const TB* b, const Shape& sb, TO* out,
+                      const Shape& out_shape, F f, const char* op) {
+  const int64_t n = out_shape.numel();
+  if (n == 0) return;
+  const cudaStream_t s = cuda_backend::stream();
+  if (sa == out_shape && sb == out_shape) {
+    detail::same_shape_binary_kernel<<<grid_for(n), kThreads, 0, s>>>(a, b, out, n, f);
+  } else {
+    const detail::DeviceSpace<2> sp(cpu::detail::StridedSpace<2>(out_shape, {&sa, &sb}));
+    detail::broadcast_binary_kernel<<<grid_for(n), kThreads, 0, s>>>(a, b, out, n, sp, f);
+  }
+  check_launch(op);
+}
+
+/// y[i] = f(x[i]) over n elements.
+template <class TI, class TO, class F>
+void map(const TI* x, TO* y, int64_t n, F f, const char* op) {
+  if (n == 0) return;
+  detail::map_kernel<<<grid_for(n), kThreads, 0, cuda_backend::stream()>>>(x, y, n, f);
+  check_launch(op);
+}
+
+// ---- functors --------------------------------------------------------------
+struct Add {
+  template <class T> __device__ T operator()(T x, T y) const { return x + y; }
+};
+struct Sub {
+  template <class T> __device__ T operator()(T x, T y) const { return x - y; }
+};
+struct Mul {
+  template <class T> __device__ T operator()(T x, T y) const { return x * y; }
+};
+struct Div {
+  template <class T> __device__ T operator()(T x, T y) const { return x / y; }
+};
+struct Pow {
+  template <class T> __device__ T operator()(T x, T y) const { return ::pow(x, y); }
+};
+struct Maximum {
+  template <class T> __device__ T operator()(T x, T y) const { return x > y ? x : y; }
+};
+struct Minimum {
+  template <class T> __device__ T operator()(T x, T y) const { return x < y ? x : y; }
+};
+
+struct Neg {
+  template <class T> __device__ T operator()(T x) const { return -x; }
+};
+struct Exp {
+  template <class T> __device__ T operator()(T x) const { return ::exp(x); }
+};
+struct Log {
+  template <class T> __device__ T operator()(T x) const { return ::log(x); }
+};
+struct Sqrt {
+  template <class T> __device__ T operator()(T x) const { return ::sqrt(x); }
+};
+struct Tanh {
+  template <class T> __device__ T operator()(T x) const { return ::tanh(x); }
+};
+struct Sigmoid {
+  template <class T> __device__ T operator()(T x) const { return T(1) / (T(1) + ::exp(-x)); }
+};
+/// SiLU, x * sigmoid(x).
+struct Silu {
+  template <class T> __device__ T operator()(T x) const { return x / (T(1) + ::exp(-x)); }
+};
+struct Relu {
+  template <class T> __device__ T operator()(T x) const { return x > T(0) ? x : T(0); }
+};
+/// x where x > 0, slope * x elsewhere.
+struct LeakyRelu {
+  double slope;
+  template <class T> __device__ T operator()(T x) const { return x > T(0) ? x : T(slope) * x; }
+};
+/// scale * x + shift.
+struct Affine {
+  double scale, shift;
+  template <class T> __device__ T operator()(T x) const { return T(scale) * x + T(shift); }
+};
+
+}  // namespace genmodel::kernels::cuda
