@@ -54,11 +54,12 @@ fi
 phase "ctest done"
 # "N% tests passed, F tests failed out of T" -> passed and failed counts.
 summary=$(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$ctest_log" | tail -n 1)
-rm -f "$ctest_log"
 failed=$(echo "$summary" | awk '{print $1}')
 total=$(echo "$summary" | awk '{print $6}')
 failed=${failed:-1}
 total=${total:-1}
+# Tests CTest skipped (the CUDA device tests without a GPU) are not passes.
+skipped=$(grep -Ec '\(Skipped\)$' "$ctest_log" || true)
 
 consumer_failed=0
 if JOBS=$jobs scripts/consumer_check.sh "$build"; then :; else status=1; consumer_failed=2; fi
@@ -69,8 +70,9 @@ if ((status == 0)); then
 else
   echo "test.sh: FAILED (see the FAIL lines above)"
 fi
+rm -f "$ctest_log"
 trap - EXIT
 report_time
 # The closing line CI reads: CTest's tests plus the two consumer builds.
-echo "tests: $((total - failed + 2 - consumer_failed)) passed, $((failed + consumer_failed)) failed"
+echo "tests: $((total - failed - skipped + 2 - consumer_failed)) passed, $((failed + consumer_failed)) failed, $skipped skipped"
 exit $status
