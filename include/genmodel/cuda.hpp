@@ -6,6 +6,8 @@
 //     device, blocks reused per stream, statistics), one stream per device,
 //     to<cuda>() / to<cpu>() through pinned buffers, item(), to_vector();
 //   - rand / randn / randint / bernoulli on the device, the CPU's Philox stream;
+//   - the factories (full, zeros, ones, arange, linspace, from_vector), built
+//     on the host and copied;
 //   - kernels::cuda: cuBLAS GEMM (TF32 off unless set_allow_tf32(true)),
 //     cuDNN convolution, broadcasting elementwise, reductions, the fused
 //     optimizer updates;
@@ -18,6 +20,7 @@
 #error "genmodel/cuda.hpp holds CUDA kernels: include it from a .cu file compiled by nvcc"
 #endif
 
+#include "genmodel/core/factories.hpp"
 #include "genmodel/cuda/allocator.hpp"
 #include "genmodel/cuda/blas.hpp"
 #include "genmodel/cuda/dnn.hpp"

@@ -87,3 +87,16 @@ TEMPLATE_TEST_CASE("cuda random: rand is the CPU's stream bit for bit, randn to 
   REQUIRE(gm::randint<int64_t, cuda>(0, 10, {999}, gd).to_vector() == gm::randint(0, 10, {999}, gh).to_vector());
   REQUIRE(gm::bernoulli<T, cuda>({999}, 0.3, gd).to_vector() == gm::bernoulli<T>({999}, 0.3, gh).to_vector());
 }
+
+TEST_CASE("cuda factories: full, zeros, ones, arange, linspace and from_vector equal the CPU's", "[device]") {
+  REQUIRE(gm::full<float, cuda>({2, 3}, 1.5f).to_vector() == gm::full<float>({2, 3}, 1.5f).to_vector());
+  REQUIRE(gm::zeros<double, cuda>({7}).to_vector() == std::vector<double>(7, 0.0));
+  REQUIRE(gm::ones_like(gm::Tensor<float, cuda>::empty({4})).to_vector() == std::vector<float>(4, 1.0f));
+  REQUIRE(gm::arange<float, cuda>(0.0f, 5.0f, 0.5f).to_vector() == gm::arange<float>(0.0f, 5.0f, 0.5f).to_vector());
+  REQUIRE(gm::linspace<double, cuda>(-1.0, 1.0, 9).to_vector() == gm::linspace<double>(-1.0, 1.0, 9).to_vector());
+  const std::vector<float> v{1, 2, 3, 4, 5, 6};
+  const auto t = gm::from_vector<float, cuda>(v, {2, 3});
+  REQUIRE(t.shape() == gm::Shape{2, 3});
+  REQUIRE(t.to_vector() == v);
+  REQUIRE_THROWS_WITH((gm::from_vector<float, cuda>(v, {4, 2})), Catch::Contains("from_vector: 6 values for shape"));
+}

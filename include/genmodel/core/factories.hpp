@@ -11,8 +11,12 @@
 
 namespace genmodel {
 
+// On a device other than the CPU each factory builds the tensor on the host
+// and copies it over (to<D>()): simple and exact; device fills can come later.
+
 template <class T = float, class D = cpu>
 Tensor<T, D> full(const Shape& shape, T value) {
+  if constexpr (!std::is_same_v<D, cpu>) return full<T, cpu>(shape, value).template to<D>();
   auto t = Tensor<T, D>::empty(shape);
   std::fill_n(t.data(), t.numel(), value);
   return t;
@@ -46,6 +50,7 @@ Tensor<T, D> full_like(const Tensor<T, D>& t, T value) {
 /// start, start + step, ... while < end (> end for a negative step), 1-d.
 template <class T = float, class D = cpu>
 Tensor<T, D> arange(T start, T end, T step = T(1)) {
+  if constexpr (!std::is_same_v<D, cpu>) return arange<T, cpu>(start, end, step).template to<D>();
   GM_CHECK(step != T(0), "arange: step must be non-zero");
   const double n = std::ceil((double(end) - double(start)) / double(step));
   auto t = Tensor<T, D>::empty({std::max<int64_t>(0, static_cast<int64_t>(n))});
@@ -56,6 +61,7 @@ Tensor<T, D> arange(T start, T end, T step = T(1)) {
 /// `steps` evenly spaced values from start to end inclusive, 1-d.
 template <class T = float, class D = cpu>
 Tensor<T, D> linspace(T start, T end, int64_t steps) {
+  if constexpr (!std::is_same_v<D, cpu>) return linspace<T, cpu>(start, end, steps).template to<D>();
   GM_CHECK(steps >= 0, "linspace: steps must be non-negative, got ", steps);
   auto t = Tensor<T, D>::empty({steps});
   const double step = steps > 1 ? (double(end) - double(start)) / double(steps - 1) : 0.0;
@@ -67,6 +73,7 @@ Tensor<T, D> linspace(T start, T end, int64_t steps) {
 /// A tensor of `shape` holding a copy of `values` (row-major).
 template <class T = float, class D = cpu>
 Tensor<T, D> from_vector(const std::vector<T>& values, const Shape& shape) {
+  if constexpr (!std::is_same_v<D, cpu>) return from_vector<T, cpu>(values, shape).template to<D>();
   GM_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "from_vector: ", values.size(),
            " values for shape ", shape, " (", shape.numel(), " elements)");
   auto t = Tensor<T, D>::empty(shape);
