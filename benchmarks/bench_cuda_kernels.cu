@@ -8,6 +8,7 @@
 
 #include <iostream>
 
+#include "conv_shapes.hpp"
 #include "genmodel/cuda.hpp"
 
 namespace gm = genmodel;
@@ -50,21 +51,11 @@ void BM_gemm(benchmark::State& state) {
 }
 BENCHMARK(BM_gemm)->Args({4096, 0})->Args({4096, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
 
-/// A convolution (c, h, w) -> o with a k x k kernel; the batch and the
-/// direction (0 forward, 1 backward-data, 2 backward-weight) are arguments.
-struct ConvShape {
-  const char* name;
-  int64_t c, h, w, o, k, stride, pad;
-};
-// The DCGAN generator's transposed convolutions (128 -> 64 on 7 -> 14,
-// 64 -> 1 on 14 -> 28) have the discriminator's geometries: their forward is
-// the backward-data call of conv2 and conv1, their backward-data the forward.
-constexpr ConvShape kShapes[] = {
-    {"dcgan.conv1", 1, 28, 28, 64, 4, 2, 1}, {"dcgan.conv2", 64, 14, 14, 128, 4, 2, 1},
-    {"unet.32x32", 32, 32, 32, 32, 3, 1, 1}, {"unet.16x16", 64, 16, 16, 64, 3, 1, 1},
-    {"unet.8x8", 128, 8, 8, 128, 3, 1, 1},
-};
+using bench::ConvShape;
+constexpr const auto& kShapes = bench::kConvShapes;
 
+/// Arguments: the shape's index, the batch and the direction (0 forward,
+/// 1 backward-data, 2 backward-weight).
 void BM_conv(benchmark::State& state) {
   const ConvShape& s = kShapes[state.range(0)];
   const int64_t batch = state.range(1), dir = state.range(2);
