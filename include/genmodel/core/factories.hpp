@@ -16,10 +16,13 @@ namespace genmodel {
 
 template <class T = float, class D = cpu>
 Tensor<T, D> full(const Shape& shape, T value) {
-  if constexpr (!std::is_same_v<D, cpu>) return full<T, cpu>(shape, value).template to<D>();
-  auto t = Tensor<T, D>::empty(shape);
-  std::fill_n(t.data(), t.numel(), value);
-  return t;
+  if constexpr (!std::is_same_v<D, cpu>) {
+    return full<T, cpu>(shape, value).template to<D>();
+  } else {
+    auto t = Tensor<T, D>::empty(shape);
+    std::fill_n(t.data(), t.numel(), value);
+    return t;
+  }
 }
 
 template <class T = float, class D = cpu>
@@ -50,35 +53,44 @@ Tensor<T, D> full_like(const Tensor<T, D>& t, T value) {
 /// start, start + step, ... while < end (> end for a negative step), 1-d.
 template <class T = float, class D = cpu>
 Tensor<T, D> arange(T start, T end, T step = T(1)) {
-  if constexpr (!std::is_same_v<D, cpu>) return arange<T, cpu>(start, end, step).template to<D>();
-  GM_CHECK(step != T(0), "arange: step must be non-zero");
-  const double n = std::ceil((double(end) - double(start)) / double(step));
-  auto t = Tensor<T, D>::empty({std::max<int64_t>(0, static_cast<int64_t>(n))});
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(start + i * step);
-  return t;
+  if constexpr (!std::is_same_v<D, cpu>) {
+    return arange<T, cpu>(start, end, step).template to<D>();
+  } else {
+    GM_CHECK(step != T(0), "arange: step must be non-zero");
+    const double n = std::ceil((double(end) - double(start)) / double(step));
+    auto t = Tensor<T, D>::empty({std::max<int64_t>(0, static_cast<int64_t>(n))});
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(start + i * step);
+    return t;
+  }
 }
 
 /// `steps` evenly spaced values from start to end inclusive, 1-d.
 template <class T = float, class D = cpu>
 Tensor<T, D> linspace(T start, T end, int64_t steps) {
-  if constexpr (!std::is_same_v<D, cpu>) return linspace<T, cpu>(start, end, steps).template to<D>();
-  GM_CHECK(steps >= 0, "linspace: steps must be non-negative, got ", steps);
-  auto t = Tensor<T, D>::empty({steps});
-  const double step = steps > 1 ? (double(end) - double(start)) / double(steps - 1) : 0.0;
-  for (int64_t i = 0; i < steps; ++i) t.data()[i] = static_cast<T>(start + i * step);
-  if (steps > 1) t.data()[steps - 1] = end;
-  return t;
+  if constexpr (!std::is_same_v<D, cpu>) {
+    return linspace<T, cpu>(start, end, steps).template to<D>();
+  } else {
+    GM_CHECK(steps >= 0, "linspace: steps must be non-negative, got ", steps);
+    auto t = Tensor<T, D>::empty({steps});
+    const double step = steps > 1 ? (double(end) - double(start)) / double(steps - 1) : 0.0;
+    for (int64_t i = 0; i < steps; ++i) t.data()[i] = static_cast<T>(start + i * step);
+    if (steps > 1) t.data()[steps - 1] = end;
+    return t;
+  }
 }
 
 /// A tensor of `shape` holding a copy of `values` (row-major).
 template <class T = float, class D = cpu>
 Tensor<T, D> from_vector(const std::vector<T>& values, const Shape& shape) {
-  if constexpr (!std::is_same_v<D, cpu>) return from_vector<T, cpu>(values, shape).template to<D>();
-  GM_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "from_vector: ", values.size(),
-           " values for shape ", shape, " (", shape.numel(), " elements)");
-  auto t = Tensor<T, D>::empty(shape);
-  std::copy(values.begin(), values.end(), t.data());
-  return t;
+  if constexpr (!std::is_same_v<D, cpu>) {
+    return from_vector<T, cpu>(values, shape).template to<D>();
+  } else {
+    GM_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "from_vector: ", values.size(),
+             " values for shape ", shape, " (", shape.numel(), " elements)");
+    auto t = Tensor<T, D>::empty(shape);
+    std::copy(values.begin(), values.end(), t.data());
+    return t;
+  }
 }
 
 /// A 1-d tensor of the values, or of `shape` when given: tensor<float>({1, 2, 3, 4}, {2, 2}).

@@ -32,6 +32,12 @@ GENMODEL_HOST_DEVICE inline PhiloxBlock philox4x32_10(PhiloxBlock ctr, std::arra
   return ctr;
 }
 
+/// Block `index` of the stream of `seed`: the counter is the index, the key
+/// the seed. Generator::block and the CUDA kernels both call this.
+GENMODEL_HOST_DEVICE inline PhiloxBlock philox_block(uint64_t seed, uint64_t index) {
+  return philox4x32_10({uint32_t(index), uint32_t(index >> 32), 0u, 0u}, {uint32_t(seed), uint32_t(seed >> 32)});
+}
+
 /// A seeded stream of Philox blocks. Block b of the stream is
 /// philox(counter = {b_lo, b_hi, 0, 0}, key = {seed_lo, seed_hi}); `offset`
 /// is the next unused block.
@@ -54,10 +60,7 @@ class Generator {
     return first;
   }
 
-  PhiloxBlock block(uint64_t index) const {
-    return philox4x32_10({uint32_t(index), uint32_t(index >> 32), 0u, 0u},
-                         {uint32_t(seed_), uint32_t(seed_ >> 32)});
-  }
+  PhiloxBlock block(uint64_t index) const { return philox_block(seed_, index); }
 
  private:
   uint64_t seed_;

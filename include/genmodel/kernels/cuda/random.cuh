@@ -14,16 +14,11 @@
 namespace genmodel::kernels::cuda {
 
 namespace detail {
-__device__ inline PhiloxBlock philox_block(uint64_t seed, uint64_t index) {
-  return philox4x32_10({uint32_t(index), uint32_t(index >> 32), 0u, 0u},
-                       {uint32_t(seed), uint32_t(seed >> 32)});
-}
-
 template <class T>
 __global__ void uniform_kernel(T* p, int64_t n, uint64_t seed, uint64_t first, T low, T scale) {
   constexpr int per = std::is_same_v<T, float> ? 4 : 2;
   GM_CUDA_LOOP(b, genmodel::detail::philox_blocks<T>(n)) {
-    const PhiloxBlock w = philox_block(seed, first + uint64_t(b));
+    const PhiloxBlock w = genmodel::philox_block(seed, first + uint64_t(b));
     for (int j = 0; j < per && b * per + j < n; ++j) {
       if constexpr (std::is_same_v<T, float>)
         p[b * per + j] = low + scale * genmodel::detail::u01_float(w[j]);
@@ -37,7 +32,7 @@ template <class T>
 __global__ void normal_kernel(T* p, int64_t n, uint64_t seed, uint64_t first, T mean, T std) {
   constexpr int per = std::is_same_v<T, float> ? 4 : 2;
   GM_CUDA_LOOP(b, genmodel::detail::philox_blocks<T>(n)) {
-    const PhiloxBlock w = philox_block(seed, first + uint64_t(b));
+    const PhiloxBlock w = genmodel::philox_block(seed, first + uint64_t(b));
     T z[4];
     if constexpr (std::is_same_v<T, float>) {
       using genmodel::detail::u01_float;
