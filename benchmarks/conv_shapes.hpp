@@ -1,5 +1,5 @@
 // benchmarks/conv_shapes.hpp: the convolutions the kernel benchmarks time
-// (bench_cuda_kernels, bench_conv_onednn; torch_cuda_kernels.py lists the
+// (bench_cuda_kernels, bench_conv_cpu; torch_cuda_kernels.py lists the
 // same). The DCGAN generator's transposed convolutions (128 -> 64 on
 // 7 -> 14, 64 -> 1 on 14 -> 28) have the discriminator's geometries: their
 // forward is the backward-data of conv2 and conv1, their backward-data the

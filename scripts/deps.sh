@@ -11,7 +11,7 @@ packages=(
   libopenblas-dev                    # optional GEMM backend (GENMODEL_USE_BLAS)
   catch2                             # tests (Catch2 v2)
   libbenchmark-dev                   # benchmarks/
-  libdnnl-dev                        # benchmarks/bench_conv_onednn (oneDNN, for comparison)
+  libdnnl-dev                        # float CPU convolutions through oneDNN (optional)
   zlib1g-dev                         # gzipped IDX data files
   libstb-dev                         # PNG image grids
   nlohmann-json3-dev                 # safetensors headers

@@ -233,6 +233,23 @@ std::vector<Conv2dGeometry> fixed_convs() {
   };
 }
 
+// Runs f() once per implementation T has: im2col, and for float oneDNN too
+// when the build has it. The global choice is restored afterwards.
+template <class T, class F>
+void for_each_impl(F&& f) {
+  struct Restore {
+    ConvImpl saved = conv_impl();
+    ~Restore() { set_conv_impl(saved); }
+  } restore;
+  std::vector<ConvImpl> impls{ConvImpl::im2col};
+  if (std::is_same_v<T, float> && conv_has_onednn()) impls.push_back(ConvImpl::onednn);
+  for (ConvImpl impl : impls) {
+    INFO((impl == ConvImpl::onednn ? "oneDNN" : "im2col"));
+    set_conv_impl(impl);
+    f();
+  }
+}
+
 template <class T>
 void check_conv_case(const Conv2dGeometry& g, std::mt19937_64& rng) {
   INFO(describe(g));
@@ -302,13 +319,16 @@ void check_tconv_case(const TCase& t, std::mt19937_64& rng) {
 
 TEMPLATE_TEST_CASE("conv2d kernels match direct loops on random shapes", "[kernels][conv]", float,
                    double) {
-  std::mt19937_64 rng(20240611);
-  for (const auto& g : fixed_convs()) check_conv_case<TestType>(g, rng);
-  for (int i = 0; i < 60; ++i) check_conv_case<TestType>(random_conv(rng), rng);
+  for_each_impl<TestType>([] {
+    std::mt19937_64 rng(20240611);
+    for (const auto& g : fixed_convs()) check_conv_case<TestType>(g, rng);
+    for (int i = 0; i < 60; ++i) check_conv_case<TestType>(random_conv(rng), rng);
+  });
 }
 
 TEMPLATE_TEST_CASE("conv_transpose2d from the conv kernels matches a direct transposed loop",
                    "[kernels][conv]", float, double) {
+  for_each_impl<TestType>([] {
   std::mt19937_64 rng(77);
   // DCGAN-like generator layers at small batch and channel counts.
   check_tconv_case<TestType>(TCase{3, 6, 7, 7, 4, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, 1}, rng);
@@ -320,6 +340,7 @@ TEMPLATE_TEST_CASE("conv_transpose2d from the conv kernels matches a direct tran
   check_tconv_case<TestType>(TCase{3, 4, 3, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2}, rng);
   check_tconv_case<TestType>(TCase{2, 2, 3, 3, 2, 1, 1, 1, 1, 0, 0, 1, 1, 2, 2, 1}, rng);
   for (int i = 0; i < 60; ++i) check_tconv_case<TestType>(random_tconv(rng), rng);
+  });
 }
 
 TEST_CASE("conv2d backward kernels are adjoints of the forward", "[kernels][conv]") {
@@ -357,6 +378,7 @@ TEST_CASE("conv2d backward kernels are adjoints of the forward", "[kernels][conv
 TEMPLATE_TEST_CASE("conv kernels: 1 and 2 threads agree, same count is bitwise reproducible",
                    "[kernels][conv][threads]", float, double) {
   gmtest::ThreadCount guard;
+  for_each_impl<TestType>([] {
   std::mt19937_64 rng(99);
   const std::vector<Conv2dGeometry> cases = {
       conv2d_geometry(16, 8, 14, 14, 12, 4, 4, 2, 2, 1, 1, 1, 1, 1),  // chunked small planes
@@ -410,16 +432,28 @@ TEMPLATE_TEST_CASE("conv kernels: 1 and 2 threads agree, same count is bitwise r
     CHECK(close(one.dx, two.dx, og * g.kh * g.kw, dy));
     CHECK(close(one.dw, two.dw, g.n * g.oh * g.ow, dy));
   }
+  });
 }
 
 TEST_CASE("conv kernels accept an empty batch", "[kernels][conv]") {
   const auto g = conv2d_geometry(0, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   CHECK(g.oh == 5);
-  std::vector<float> dw(std::size_t(w_size(g)), 3.0f);
-  conv2d_forward<float>(g, nullptr, dw.data(), nullptr);
-  conv2d_backward_data<float>(g, nullptr, dw.data(), nullptr);
-  conv2d_backward_weight<float>(g, nullptr, nullptr, dw.data());
-  for (float v : dw) CHECK(v == 0.0f);
+  for_each_impl<float>([&] {
+    std::vector<float> dw(std::size_t(w_size(g)), 3.0f);
+    conv2d_forward<float>(g, nullptr, dw.data(), nullptr);
+    conv2d_backward_data<float>(g, nullptr, dw.data(), nullptr);
+    conv2d_backward_weight<float>(g, nullptr, nullptr, dw.data());
+    for (float v : dw) CHECK(v == 0.0f);
+  });
+}
+
+TEST_CASE("conv kernels: oneDNN is the float default exactly when the build has it", "[kernels][conv]") {
+  if (conv_has_onednn()) {
+    CHECK(conv_impl() == ConvImpl::onednn);
+  } else {
+    CHECK(conv_impl() == ConvImpl::im2col);
+    CHECK_THROWS_WITH(set_conv_impl(ConvImpl::onednn), Catch::Contains("this build has no oneDNN"));
+  }
 }
 
 TEST_CASE("conv geometry sizes follow PyTorch", "[kernels][conv]") {

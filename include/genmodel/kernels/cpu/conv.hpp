@@ -1,6 +1,10 @@
 // genmodel/kernels/cpu/conv.hpp: raw-pointer 2-D convolution kernels (NCHW,
-// row-major, no bias) with stride, padding, dilation and groups: forward,
-// backward-data and backward-weight, built on im2col/col2im + gemm.
+// row-major, optional bias in the forward) with stride, padding, dilation
+// and groups: forward, backward-data and backward-weight, built on
+// im2col/col2im + gemm. Float convolutions go to oneDNN instead
+// (kernels/cpu/conv_onednn.hpp) when the build has it and conv_impl() says
+// so; these kernels then serve double (the gradient checks) and stay the
+// reference the oneDNN path is tested against.
 // Transposed convolution is the same three kernels on
 // conv_transpose2d_geometry(): its forward is conv2d_backward_data, its
 // backward-data is conv2d_forward and its weight gradient is
@@ -28,6 +32,7 @@
 #include "genmodel/core/parallel.hpp"  // also brings <omp.h> when built with OpenMP
 #include "genmodel/core/scratch.hpp"
 #include "genmodel/kernels/conv_geometry.hpp"
+#include "genmodel/kernels/cpu/conv_onednn.hpp"  // empty unless GENMODEL_CONV_ONEDNN
 #include "genmodel/kernels/cpu/gemm.hpp"
 
 namespace genmodel::kernels::cpu {
@@ -36,6 +41,37 @@ namespace genmodel::kernels::cpu {
 using kernels::Conv2dGeometry;
 using kernels::conv2d_geometry;
 using kernels::conv_transpose2d_geometry;
+
+/// Which implementation float convolutions use: oneDNN (the default when the
+/// build has it, GENMODEL_WITH_DNNL) or the im2col + gemm kernels below,
+/// which always serve double. The switch is global, for tests and
+/// benchmarks that compare the two.
+enum class ConvImpl { im2col, onednn };
+
+/// Whether this translation unit has oneDNN (not under nvcc: see
+/// kernels/cpu/conv_onednn.hpp).
+constexpr bool conv_has_onednn() {
+#ifdef GENMODEL_CONV_ONEDNN
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace detail {
+inline ConvImpl& conv_impl_slot() {
+  static ConvImpl impl = conv_has_onednn() ? ConvImpl::onednn : ConvImpl::im2col;
+  return impl;
+}
+}  // namespace detail
+
+inline ConvImpl conv_impl() { return detail::conv_impl_slot(); }
+
+inline void set_conv_impl(ConvImpl impl) {
+  GM_CHECK(impl != ConvImpl::onednn || conv_has_onednn(),
+           "set_conv_impl: this build has no oneDNN (configure with libdnnl-dev installed and GENMODEL_USE_DNNL=ON)");
+  detail::conv_impl_slot() = impl;
+}
 
 namespace detail {
 
@@ -412,6 +448,10 @@ void conv_gather_rows(const T* dy, int64_t o, int64_t p, int64_t i0, int64_t b, 
 /// would zero.
 template <class T>
 void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y, const T* bias = nullptr) {
+#ifdef GENMODEL_CONV_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_impl() == ConvImpl::onednn && onednn::conv2d_forward(g, x, weight, y, bias)) return;
+#endif
   if (g.n <= 0) return;
   const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
   const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
@@ -477,6 +517,10 @@ inline bool conv_backward_data_is_conv(const Conv2dGeometry& g) {
 /// dy (n, o, oh, ow) and weight (o, c/groups, kh, kw). dx is overwritten.
 template <class T>
 void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight, T* dx) {
+#ifdef GENMODEL_CONV_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_impl() == ConvImpl::onednn && onednn::conv2d_backward_data(g, dy, weight, dx)) return;
+#endif
   if (g.n <= 0) return;
   if (detail::conv_backward_data_is_conv(g)) {
     // dx = conv(dy, the weight transposed (c, o, kh, kw) and flipped, padding
@@ -547,6 +591,10 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* weight,
 /// slot order, so the result depends on the thread count only by rounding.
 template <class T>
 void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dw) {
+#ifdef GENMODEL_CONV_ONEDNN
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_impl() == ConvImpl::onednn && onednn::conv2d_backward_weight(g, x, dy, dw)) return;
+#endif
   const int64_t G = g.groups, cg = g.c / G, og = g.o / G;
   const int64_t K = cg * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
   const int64_t wsize = g.o * K;
