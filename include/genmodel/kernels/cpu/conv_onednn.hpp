@@ -277,7 +277,8 @@ inline bool run(Pass pass, const Conv2dGeometry& g, const std::vector<const floa
 }  // namespace detail
 
 // Each returns false, having done nothing, when oneDNN has no primitive for
-// the geometry; conv.hpp's kernels then run instead.
+// the geometry or is known to be slower on it; conv.hpp's kernels then run
+// instead.
 
 /// y (n, o, oh, ow) = conv(x, weight) (+ bias (o) when non-null).
 inline bool conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight, float* y,
@@ -290,6 +291,10 @@ inline bool conv2d_forward(const Conv2dGeometry& g, const float* x, const float*
 /// dx (n, c, h, w) from dy (n, o, oh, ow) and the weight; dx is overwritten.
 inline bool conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* weight, float* dx) {
   if (g.n <= 0) return true;
+  // With few input channels oneDNN pads dx's channels to its 16-wide
+  // blocks: 1 channel (the DCGAN generator's last transposed convolution)
+  // took 5.5 times im2col's time (benchmarks/RESULTS.md, bench_conv_cpu).
+  if (g.c / g.groups < 8) return false;
   return detail::run(detail::Pass::backward_data, g, {dy, weight, dx}, false);
 }
 
