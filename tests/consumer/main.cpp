@@ -1,9 +1,9 @@
 // The consumer check: a program outside the genmodel tree that finds the
 // library through CMake (find_package or add_subdirectory), multiplies
 // matrices with genmodel::kernels::cpu::gemm<float>, takes a gradient through
-// the umbrella header's autograd, and checks the results.
+// the umbrella header's autograd, runs a convolution, and checks the results.
 // Exit status 0 = the headers, the include path, the dependencies and the
-// link (OpenBLAS when the build uses it) all work from outside.
+// link (OpenBLAS and oneDNN when the build uses them) all work from outside.
 #include <genmodel/genmodel.hpp>
 
 #include <cmath>
@@ -67,15 +67,33 @@ int main() {
     }
   }
 
+  // 4. A convolution (oneDNN when the build has it): a 2x2 kernel of ones
+  // over a 3x3 image of ones with no padding sums 4 ones at each of 2x2
+  // outputs; bias 0.5 on top.
+  const auto conv_y = gm::conv2d(gm::ones<float>({1, 1, 3, 3}), gm::ones<float>({1, 1, 2, 2}),
+                            gm::full<float>({1}, 0.5f), 1, 0, 1, 1);
+  if (conv_y.shape() != gm::Shape{1, 1, 2, 2}) {
+    std::printf("conv2d: shape %s, expected (1, 1, 2, 2)\n", conv_y.shape().str().c_str());
+    ++failures;
+  } else {
+    for (int i = 0; i < 4; ++i)
+      if (conv_y.data()[i] != 4.5f) {
+        std::printf("conv2d: y[%d] = %g, expected 4.5\n", i, conv_y.data()[i]);
+        ++failures;
+      }
+  }
+
 #ifdef GENMODEL_WITH_CBLAS
   const char* path = "OpenBLAS";
 #else
   const char* path = "Eigen";
 #endif
+  const char* conv = gm::kernels::cpu::conv_impl() == gm::kernels::cpu::ConvImpl::onednn ? "oneDNN" : "im2col";
   if (failures) {
-    std::printf("genmodel consumer: FAIL (%d wrong entries, gemm through %s)\n", failures, path);
+    std::printf("genmodel consumer: FAIL (%d wrong entries, gemm through %s, convolution through %s)\n", failures,
+                path, conv);
     return 1;
   }
-  std::printf("genmodel consumer: OK (gemm through %s)\n", path);
+  std::printf("genmodel consumer: OK (gemm through %s, convolution through %s)\n", path, conv);
   return 0;
 }
