@@ -132,6 +132,10 @@ inline dnnl::convolution_forward::primitive_desc forward_pd(const Conv2dGeometry
   return {desc, user_scratchpad(), engine()};
 }
 
+/// Floats of scratch a buffer of layout d takes, rounded up to 64 bytes so
+/// that every buffer carved out of one Scratch stays cache-line aligned.
+inline int64_t scratch_floats_of(const memory::desc& d) { return int64_t((d.get_size() + 63) / 64 * 16); }
+
 /// One operand of a primitive: genmodel's layout, the primitive's, and the
 /// reorder between them when they differ (to the primitive's for inputs,
 /// back to genmodel's for the output).
@@ -147,7 +151,7 @@ struct Operand {
                         : dnnl::reorder(dnnl::reorder::primitive_desc(e, plain, e, chosen));
   }
   /// Floats of scratch the reordered copy needs (0 when none).
-  int64_t scratch_floats() const { return reorder ? int64_t((chosen.get_size() + 3) / 4) : 0; }
+  int64_t scratch_floats() const { return reorder ? scratch_floats_of(chosen) : 0; }
 };
 
 /// A primitive with its operands (inputs first, the output last) and its
@@ -160,7 +164,7 @@ struct Plan {
   /// Runs the primitive on genmodel's buffers (ptrs in operand order).
   void execute(const std::vector<const float*>& ptrs) const {
     const auto& e = engine();
-    int64_t floats = int64_t((scratchpad.get_size() + 3) / 4);
+    int64_t floats = scratch_floats_of(scratchpad);
     for (const auto& op : operands) floats += op.scratch_floats();
     Scratch<float> scratch(std::max<int64_t>(floats, 1));
     float* next = scratch.data();
@@ -168,7 +172,7 @@ struct Plan {
     std::unordered_map<int, memory> args;
     args.reserve(operands.size() + 1);
     args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratchpad, e, next));
-    next += (scratchpad.get_size() + 3) / 4;
+    next += scratch_floats_of(scratchpad);
     std::optional<std::pair<memory, memory>> write_back;  // (chosen, plain) of the output
     for (std::size_t i = 0; i < operands.size(); ++i) {
       const Operand& op = operands[i];
