@@ -39,7 +39,14 @@ decoder (ConvDecoder)
          ConvTranspose2d(64,32,4,2,1) ReLU                 (N, 32, 14, 14)
          ConvTranspose2d(32,1,4,2,1)                       (N, 1, 28, 28) logits
 The encoder and the decoder each own a label embedding (two tables, as in
-genmodel's detail::LabelInput).
+genmodel's detail::LabelInput). With --label-dropout P > 0 (the default for
+--conditional, P = 0.1, as genmodel's cvae) each table has an 11th row, the
+null label 10: in training each label becomes 10 with probability P (one
+uniform per example, for encoder and decoder alike), so the model also
+learns the unconditional VAE, and --guidance S samples with classifier-free
+guidance (default 2, as genmodel's cvae): logits = u + S (c - u), c and u
+the decoder's logits for the same z with the label and with the null label
+(genmodel's VAE::sample).
 
 Loss (one training step = one Adam step on one batch):
     z = mu + exp(logvar / 2) * eps,   eps ~ N(0, I)
@@ -113,11 +120,11 @@ MODELS = {"vae": False, "cvae": True}  # name -> conditional
 class ConvEncoder(nn.Module):
     """x (N, 1, 28, 28) [, y (N,)] -> (N, 2 L) = [mu | logvar]."""
 
-    def __init__(self, conditional: bool) -> None:
+    def __init__(self, conditional: bool, null_label: bool = False) -> None:
         super().__init__()
         self.conditional = conditional
         if conditional:
-            self.label_embedding = nn.Embedding(N_CLASSES, LABEL_DIM)
+            self.label_embedding = nn.Embedding(N_CLASSES + int(null_label), LABEL_DIM)
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, 4, stride=2, padding=1),        # (N, 32, 14, 14)
             nn.ReLU(),
@@ -137,11 +144,11 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """z (N, L) [, y (N,)] -> logits (N, 1, 28, 28)."""
 
-    def __init__(self, conditional: bool) -> None:
+    def __init__(self, conditional: bool, null_label: bool = False) -> None:
         super().__init__()
         self.conditional = conditional
         if conditional:
-            self.label_embedding = nn.Embedding(N_CLASSES, LABEL_DIM)
+            self.label_embedding = nn.Embedding(N_CLASSES + int(null_label), LABEL_DIM)
         self.fc = nn.Linear(LATENT + (LABEL_DIM if conditional else 0), FEATURES)
         self.net = nn.Sequential(
             nn.ReLU(),
@@ -160,14 +167,17 @@ class ConvDecoder(nn.Module):
 class VAE(nn.Module):
     """genmodel's VAE<ConvEncoder, ConvDecoder, BceReconstruction>."""
 
-    def __init__(self, conditional: bool, beta: float = 1.0) -> None:
+    def __init__(self, conditional: bool, beta: float = 1.0, label_dropout: float = 0.0) -> None:
         super().__init__()
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
+        if not 0 <= label_dropout <= 1 or (label_dropout > 0 and not conditional):
+            raise ValueError(f"label_dropout must be in [0, 1] and needs the conditional VAE, got {label_dropout}")
         self.conditional = conditional
         self.beta = beta
-        self.encoder = ConvEncoder(conditional)
-        self.decoder = ConvDecoder(conditional)
+        self.label_dropout = label_dropout
+        self.encoder = ConvEncoder(conditional, label_dropout > 0)
+        self.decoder = ConvDecoder(conditional, label_dropout > 0)
 
     def labels(self, y: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         return y if self.conditional else None
@@ -178,7 +188,12 @@ class VAE(nn.Module):
 
     def losses(self, x: torch.Tensor, y: Optional[torch.Tensor], beta: float,
                gen: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
-        """Per-example recon and KL (N,), from one z sample each; total = mean(recon + beta KL)."""
+        """Per-example recon and KL (N,), from one z sample each; total = mean(recon + beta KL).
+        In training mode with label_dropout, each label becomes the null label N_CLASSES with that
+        probability (for encoder and decoder alike)."""
+        if self.conditional and self.label_dropout > 0 and self.training:
+            drop = torch.rand(y.shape, generator=gen) < self.label_dropout
+            y = torch.where(drop, torch.full_like(y, N_CLASSES), y)
         mu, logvar = self.encode(x, y)
         eps = torch.randn(mu.shape, generator=gen)
         z = mu + torch.exp(logvar * 0.5) * eps
@@ -193,8 +208,8 @@ class VAE(nn.Module):
 class Trainer:
     """The VAE, its Adam optimizer and one training step."""
 
-    def __init__(self, conditional: bool, beta: float = 1.0, lr: float = 1e-3) -> None:
-        self.vae = VAE(conditional, beta)
+    def __init__(self, conditional: bool, beta: float = 1.0, lr: float = 1e-3, label_dropout: float = 0.0) -> None:
+        self.vae = VAE(conditional, beta, label_dropout)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -227,11 +242,17 @@ def cmd_bench(args) -> None:
 # train
 # --------------------------------------------------------------------------
 
-def sample(vae: VAE, n: int, gen: torch.Generator, chunk: int = 500, temperature: float = 1.0):
-    """n images sigmoid(decoder(z)), z ~ N(0, temperature^2 I), as uint8 (n, 28, 28); labels 0..9 cycling."""
+def sample(vae: VAE, n: int, gen: torch.Generator, chunk: int = 500, temperature: float = 1.0,
+           guidance: float = 1.0):
+    """n images sigmoid(decoder(z)), z ~ N(0, temperature^2 I), as uint8 (n, 28, 28); labels 0..9 cycling.
+    guidance s != 1: sigmoid(u + s (c - u)), c and u the decoder's logits with the label and the null label."""
     def draw(labels: torch.Tensor) -> np.ndarray:
         z = torch.randn(len(labels), LATENT, generator=gen) * temperature
-        return to_pixels(torch.sigmoid(vae.decoder(z, vae.labels(labels))), "unit")
+        logits = vae.decoder(z, vae.labels(labels))
+        if guidance != 1.0:
+            uncond = vae.decoder(z, torch.full_like(labels, N_CLASSES))
+            logits = uncond + guidance * (logits - uncond)
+        return to_pixels(torch.sigmoid(logits), "unit")
     return sample_in_chunks(n, chunk, draw, model=vae)
 
 
@@ -255,6 +276,15 @@ def cmd_train(args) -> None:
         sys.exit("--samples N needs --samples-out FILE (or pass --samples 0)")
     if args.beta < 0:
         sys.exit("--beta must be >= 0")
+    label_dropout = args.label_dropout if args.conditional else 0.0
+    if args.guidance is None:
+        args.guidance = 2.0 if label_dropout > 0 else 1.0
+    if not args.conditional:
+        args.guidance = 1.0
+    if not 0 <= label_dropout <= 1:
+        sys.exit("--label-dropout must be in [0, 1]")
+    if args.guidance != 1.0 and label_dropout == 0:
+        sys.exit("--guidance needs --label-dropout > 0 (or --guidance 1)")
     print_config()
     set_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -266,7 +296,7 @@ def cmd_train(args) -> None:
           f"{time.perf_counter() - t_load:.1f} s", flush=True)
 
     name = "cvae" if args.conditional else "vae"
-    trainer = Trainer(args.conditional, args.beta)
+    trainer = Trainer(args.conditional, args.beta, label_dropout=label_dropout)
     n_params = sum(p.numel() for p in trainer.vae.parameters())
     print(f"model {name} (conv, latent {LATENT}): {n_params} parameters; beta {args.beta}, "
           f"batch {args.batch}, threads {args.threads}, seed {args.seed}, limit {args.seconds} s"
@@ -289,13 +319,14 @@ def cmd_train(args) -> None:
 
     if args.samples > 0:
         pixels, labels = sample(trainer.vae, args.samples, torch.Generator().manual_seed(args.seed + 1),
-                                temperature=args.temperature)
+                                temperature=args.temperature, guidance=args.guidance)
         write_samples(args.samples_out, pixels, labels if args.conditional else None)
     if args.out:
         save_grid(args.out, sample(trainer.vae, 64, torch.Generator().manual_seed(args.seed + 2),
-                                   temperature=args.temperature)[0])
+                                   temperature=args.temperature, guidance=args.guidance)[0])
 
-    summary = {"model": name, "beta": args.beta, "steps": step, "seconds": round(seconds, 2),
+    summary = {"model": name, "beta": args.beta, "label_dropout": label_dropout, "guidance": args.guidance,
+               "steps": step, "seconds": round(seconds, 2),
                "threads": args.threads, "batch": args.batch, "seed": args.seed,
                "img_per_s": round(step * args.batch / max(seconds, 1e-9), 1),
                "loss": stats.get("total"), "recon": stats.get("recon"), "kl": stats.get("kl"),
@@ -316,6 +347,11 @@ def main(argv=None) -> None:
     t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (beta-VAE)")
     t.add_argument("--temperature", type=float, default=1.0,
                    help="sampling: z ~ N(0, temperature^2 I), as the C++ trainer's --temperature")
+    t.add_argument("--label-dropout", type=float, default=0.1,
+                   help="--conditional: P(a training label -> the null label), as the C++ cvae's (0: off)")
+    t.add_argument("--guidance", type=float, default=None,
+                   help="--conditional: classifier-free guidance scale of the samples (1: none; default 2, "
+                        "or 1 with --label-dropout 0), as the C++ cvae's")
     add_train_args(t)
     t.set_defaults(func=cmd_train)
 

@@ -243,6 +243,80 @@ TEST_CASE("VAE::sample at a temperature decodes z ~ N(0, T^2 I) from the same st
   CHECK_THROWS_WITH(vae->sample(5, 11, {}, -0.5), Contains("temperature must be >= 0"));
 }
 
+TEST_CASE("drop_labels: each label becomes the null label with probability p, the rest are kept", "[models][vae]") {
+  gm::Generator g(9);
+  const auto labels = gm::randint<int64_t>(0, 5, {10000}, g);
+  const auto dropped = models::drop_labels<float>(labels, 0.3, 5, g);
+  int64_t nulls = 0;
+  for (int64_t i = 0; i < labels.numel(); ++i) {
+    if (dropped.data()[i] == 5) ++nulls;
+    else REQUIRE(dropped.data()[i] == labels.data()[i]);
+  }
+  CHECK(nulls > 2850);  // 3000 expected, sd 46
+  CHECK(nulls < 3150);
+  const auto none = models::drop_labels<float>(labels, 0.0, 5, g);
+  CHECK(none.to_vector() == labels.to_vector());
+  const auto all = models::drop_labels<float>(labels, 1.0, 5, g);
+  CHECK(std::all_of(all.data(), all.data() + all.numel(), [](int64_t v) { return v == 5; }));
+}
+
+TEST_CASE("Conditional VAE with classifier-free guidance: null label, label dropout, guided samples",
+          "[models][vae]") {
+  gm::Generator g(10);
+  const models::MLPVAEOptions arch{.latent_dim = 4, .hidden = {32}, .num_classes = 3};
+  auto vae = models::make_mlp_vae<float>(arch, {.label_dropout = 1.0}, g);
+  const auto p = vae->named_parameters();
+  CHECK(p["encoder.label_embedding.weight"].shape() == gm::Shape{4, 16});  // 3 classes + the null label
+  CHECK(p["decoder.label_embedding.weight"].shape() == gm::Shape{4, 16});
+
+  // Training mode drops every label at p = 1: the same pass as with the null label
+  // given outright (same weights, same eps stream); eval mode keeps the labels.
+  auto x = gm::rand<float>({4, 1, 28, 28}, g);
+  const auto y = gm::tensor<int64_t>({0, 1, 2, 1});
+  const auto null_y = gm::full<int64_t>(gm::Shape{4}, 3);
+  auto twin = models::make_mlp_vae<float>(arch, {.label_dropout = 1.0}, g);
+  twin->load_state_dict(vae->state_dict());
+  CHECK(vae->forward(x, y).output.to_vector() == twin->forward(x, null_y).output.to_vector());
+  vae->eval();
+  twin->eval();
+  CHECK(vae->encode(x, y).first.to_vector() != vae->encode(x, null_y).first.to_vector());
+  vae->train();
+
+  // sample(s) = sigmoid(u + s (c - u)) on the same z; s = 1 is the plain conditional sample.
+  const auto labels = gm::tensor<int64_t>({0, 1, 2, 0, 1});
+  gm::Generator z_stream(21);
+  const auto z = gm::randn<float>({5, 4}, z_stream);
+  gm::Tensor<float> c, u;
+  {
+    vae->eval();
+    gm::NoGradGuard no_grad;
+    c = vae->decode(z, labels);
+    u = vae->decode(z, gm::full<int64_t>(gm::Shape{5}, 3));
+    vae->train();
+  }
+  for (double s : {0.0, 1.0, 2.5}) {
+    INFO("guidance " << s);
+    const auto got = vae->sample(5, 21, labels, 1.0, s);
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      const double want = sigmoid(double(u.data()[i]) + s * (double(c.data()[i]) - double(u.data()[i])));
+      REQUIRE(got.data()[i] == Approx(want).margin(1e-5));
+    }
+  }
+  CHECK(vae->is_training());
+  CHECK_THROWS_WITH(vae->sample(5, 21, {}, 1.0, 2.0), Contains("needs labels"));
+
+  // Guidance and dropout need the null label; bad values are named.
+  auto plain = models::make_mlp_vae<float>(arch, {}, g);
+  CHECK(plain->named_parameters()["decoder.label_embedding.weight"].shape() == gm::Shape{3, 16});
+  CHECK_THROWS_WITH(plain->sample(5, 21, labels, 1.0, 2.0), Contains("trained with label_dropout"));
+  CHECK_THROWS_WITH(models::make_mlp_vae<float>({.latent_dim = 4, .hidden = {32}}, {.label_dropout = 0.1}, g),
+                    Contains("needs num_classes > 0"));
+  CHECK_THROWS_WITH(models::make_mlp_vae<float>(arch, {.label_dropout = 1.5}, g), Contains("label_dropout must be in [0, 1]"));
+  auto enc = std::make_shared<models::MLPEncoder<float>>(arch, g);
+  auto dec = std::make_shared<models::MLPDecoder<float>>(arch, g);
+  CHECK_THROWS_WITH(models::MLPVAE<float>(enc, dec, 4, {.label_dropout = 0.1}), Contains("needs a conditional VAE"));
+}
+
 TEST_CASE("VAE on 256 Fashion-MNIST images: reconstruction well below the mean image's", "[models][vae][fashion]") {
   // Every term is a sum over the 784 pixels of BCE, averaged over images. Two
   // reference points, computed here: predicting the mean image for every input

@@ -18,8 +18,9 @@
 // num_classes with probability label_dropout (0.1), so the denoiser learns
 // both; sampling with labels and guidance scale s uses
 //   out = out_uncond + s (out_cond - out_uncond)
-// (one batched forward of 2B rows when s != 1). The denoiser must accept
-// labels in [0, num_classes] (num_classes + 1 embedding rows).
+// (one batched forward of 2B rows when s != 1; classifier_free_guidance.hpp).
+// The denoiser must accept labels in [0, num_classes] (num_classes + 1
+// embedding rows).
 //
 // The optimizer is the caller's (one per model); the EMA (optim::EMA) is the
 // DDPM's, updated after every train_step and used by the samplers by default
@@ -41,6 +42,7 @@
 
 #include "genmodel/core/random.hpp"
 #include "genmodel/losses/regression.hpp"
+#include "genmodel/models/classifier_free_guidance.hpp"
 #include "genmodel/models/noise_schedule.hpp"
 #include "genmodel/nn/module.hpp"
 #include "genmodel/optim/clip_grad.hpp"
@@ -129,12 +131,8 @@ class DDPM {
     }
     Index y;
     if (conditional()) {
-      y = labels.defined() ? clone_index(labels) : full<int64_t, D>(Shape{b}, opts_.num_classes);
-      if (opts_.label_dropout > 0) {
-        const auto drop = rand<T, D>(Shape{b}, gen_);
-        for (int64_t i = 0; i < b; ++i)
-          if (double(drop.data()[i]) < opts_.label_dropout) y.data()[i] = opts_.num_classes;
-      }
+      y = labels.defined() ? labels : full<int64_t, D>(Shape{b}, opts_.num_classes);
+      if (opts_.label_dropout > 0) y = drop_labels<T>(y, opts_.label_dropout, opts_.num_classes, gen_);
     }
     return losses::mse(run(x_t, t, y), target);
   }
@@ -182,14 +180,11 @@ class DDPM {
       return run(x, tt, {});
     }
     check_labels("sample", labels, b, /*allow_null=*/true);
-    const Index null_y = full<int64_t, D>(Shape{b}, opts_.num_classes);
-    if (!labels.defined()) return run(x, tt, null_y);
+    if (!labels.defined()) return run(x, tt, full<int64_t, D>(Shape{b}, opts_.num_classes));
     if (guidance_scale == 1.0) return run(x, tt, labels);
-    // One forward over [x; x] with [labels; null].
-    const Tensor both = run(concat<T, D>({x, x}, 0), concat<int64_t, D>({tt, tt}, 0),
-                            concat<int64_t, D>({labels, null_y}, 0));
-    const Tensor cond = narrow(both, 0, 0, b), uncond = narrow(both, 0, b, b);
-    return add(uncond, mul(sub(cond, uncond), T(guidance_scale)));
+    return guided(run(concat<T, D>({x, x}, 0), concat<int64_t, D>({tt, tt}, 0),
+                      labels_then_null(labels, opts_.num_classes)),
+                  guidance_scale);
   }
 
  private:
@@ -205,12 +200,6 @@ class DDPM {
     if constexpr (takes_no_labels) return denoiser_->forward(x, t);
     GM_CHECK(false, "DDPM: unreachable: a label-only denoiser without num_classes");
     return {};
-  }
-
-  static Index clone_index(const Index& y) {
-    Index c = Index::empty(y.shape());
-    std::copy(y.data(), y.data() + y.numel(), c.data());
-    return c;
   }
 
   void check_labels(const char* who, const Index& labels, int64_t b, bool allow_null) const {

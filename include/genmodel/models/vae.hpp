@@ -18,7 +18,10 @@
 // decoder's (z, labels), the VAE passes the labels given to encode / decode /
 // loss / sample through (modules own their label embeddings; see
 // vae_architectures.hpp). A module with both overloads is called with
-// labels when they are given and without when not.
+// labels when they are given and without when not. With
+// options.label_dropout > 0 the conditional VAE also learns the
+// unconditional model (the null label num_classes), and sample() takes a
+// classifier-free guidance scale (classifier_free_guidance.hpp).
 //
 // The VAE is a Module with children "encoder" and "decoder" (state dict
 // keys encoder.*, decoder.*). Its optimizer is the caller's: build one on
@@ -39,6 +42,7 @@
 #include "genmodel/core/random.hpp"
 #include "genmodel/losses/classification.hpp"
 #include "genmodel/losses/kl.hpp"
+#include "genmodel/models/classifier_free_guidance.hpp"
 #include "genmodel/nn/module.hpp"
 #include "genmodel/optim/optimizer.hpp"
 
@@ -72,7 +76,13 @@ struct MseReconstruction {
 
 struct VAEOptions {
   double beta = 1.0;  // weight of the KL term (beta-VAE)
-  uint64_t seed = 0;  // the stream of eps in the reparameterisation
+  uint64_t seed = 0;  // the stream of eps in the reparameterisation (and of the label dropout)
+  // Classifier-free guidance (conditional only): with label_dropout > 0, training replaces
+  // each label by the null label num_classes with that probability, and sample() accepts a
+  // guidance scale. make_mlp_vae / make_conv_vae fill num_classes and give the modules the
+  // null label's row.
+  int64_t num_classes = 0;
+  double label_dropout = 0.0;
 };
 
 /// The loss pieces, scalar tensors averaged over the batch; total is differentiable.
@@ -128,6 +138,11 @@ class VAE : public nn::Module<typename Encoder::value_type, typename Encoder::de
     GM_CHECK(encoder && decoder, "VAE: null encoder or decoder");
     GM_CHECK(latent_dim > 0, "VAE: latent_dim must be positive, got ", latent_dim);
     GM_CHECK(opts.beta >= 0, "VAE: beta must be >= 0, got ", opts.beta);
+    GM_CHECK(opts.label_dropout >= 0 && opts.label_dropout <= 1, "VAE: label_dropout must be in [0, 1], got ",
+             opts.label_dropout);
+    GM_CHECK(opts.label_dropout == 0 || (conditional && opts.num_classes > 0),
+             "VAE: label_dropout needs a conditional VAE and num_classes (the null label), got num_classes ",
+             opts.num_classes);
     encoder_ = this->register_module("encoder", std::move(encoder));
     decoder_ = this->register_module("decoder", std::move(decoder));
   }
@@ -180,11 +195,17 @@ class VAE : public nn::Module<typename Encoder::value_type, typename Encoder::de
     return {};
   }
 
-  /// encode, reparameterize, decode.
+  /// encode, reparameterize, decode; in training mode with label_dropout, both see the
+  /// labels after dropout (drawn from the eps stream).
   VAEOutput<T, D> forward(const Tensor& x, const Index& labels = {}) {
-    auto [mu, logvar] = encode(x, labels);
+    Index y = labels;
+    if (labels.defined() && opts_.label_dropout > 0 && this->is_training()) {
+      check_labels("forward", labels, x.size(0));
+      y = drop_labels<T>(labels, opts_.label_dropout, opts_.num_classes, gen_);
+    }
+    auto [mu, logvar] = encode(x, y);
     Tensor z = reparameterize(mu, logvar);
-    Tensor out = decode(z, labels);
+    Tensor out = decode(z, y);
     return {out, mu, logvar, z};
   }
 
@@ -217,14 +238,25 @@ class VAE : public nn::Module<typename Encoder::value_type, typename Encoder::de
   /// n samples decoded from z ~ N(0, temperature^2 I) drawn from Generator(seed) (eval
   /// mode, no graph); a conditional VAE takes labels (n). A temperature below 1 trades
   /// variety for typical samples (the "reduced temperature" of Kingma & Dhariwal's Glow).
-  Tensor sample(int64_t n, uint64_t seed, const Index& labels = {}, double temperature = 1.0) {
+  /// guidance_scale s != 1 (a VAE trained with label_dropout) decodes each z with its label
+  /// and with the null label and takes uncond + s (cond - uncond) of the decoder's output.
+  Tensor sample(int64_t n, uint64_t seed, const Index& labels = {}, double temperature = 1.0,
+                double guidance_scale = 1.0) {
     GM_CHECK(n > 0, "VAE::sample: n must be positive, got ", n);
     GM_CHECK(temperature >= 0 && std::isfinite(temperature), "VAE::sample: temperature must be >= 0, got ",
              temperature);
+    GM_CHECK(std::isfinite(guidance_scale), "VAE::sample: guidance_scale must be finite, got ", guidance_scale);
+    GM_CHECK(guidance_scale == 1.0 || (labels.defined() && opts_.num_classes > 0),
+             "VAE::sample: guidance_scale ", guidance_scale, " needs labels and a VAE built with num_classes "
+             "(trained with label_dropout)");
     EvalScope scope(*this);
     NoGradGuard no_grad;
     Generator g(seed);
-    return Recon::mean(decode(randn<T, D>(Shape{n, latent_}, g, T(0), T(temperature)), labels));
+    const Tensor z = randn<T, D>(Shape{n, latent_}, g, T(0), T(temperature));
+    if (guidance_scale == 1.0) return Recon::mean(decode(z, labels));
+    check_labels("sample", labels, n);
+    return Recon::mean(
+        guided(decode(concat<T, D>({z, z}, 0), labels_then_null(labels, opts_.num_classes)), guidance_scale));
   }
 
  private:

@@ -11,7 +11,8 @@
 //                -> ReLU -> ConvT(32->1, k4 s2 p1) 28x28 logits
 // The encoders return [mu | logvar] as VAE<> expects; the decoders return
 // logits (BceReconstruction). A module built with num_classes > 0 must be
-// called with labels in [0, num_classes), one built without, without.
+// called with labels in [0, num_classes) (null_label: [0, num_classes]), one
+// built without, without.
 // make_mlp_vae / make_conv_vae build the pair and the VAE around it.
 #pragma once
 
@@ -34,6 +35,7 @@ struct MLPVAEOptions {
   std::vector<int64_t> image_shape = {1, 28, 28};
   int64_t num_classes = 0;  // > 0: conditional
   int64_t label_dim = 16;   // the label embedding's width
+  bool null_label = false;  // one more label row, index num_classes: classifier-free guidance's "no label"
 };
 
 struct ConvVAEOptions {
@@ -41,6 +43,7 @@ struct ConvVAEOptions {
   int64_t in_channels = 1;  // 28x28 images
   int64_t num_classes = 0;  // > 0: conditional
   int64_t label_dim = 16;
+  bool null_label = false;  // as MLPVAEOptions::null_label
 };
 
 namespace detail {
@@ -48,12 +51,14 @@ namespace detail {
 template <class T, class D>
 class LabelInput {
  public:
-  void build(nn::Module<T, D>& owner, int64_t num_classes, int64_t label_dim, Generator& gen) {
+  void build(nn::Module<T, D>& owner, int64_t num_classes, int64_t label_dim, bool null_label, Generator& gen) {
     GM_CHECK(num_classes >= 0 && (num_classes == 0 || label_dim > 0),
              owner.type_name(), ": num_classes must be >= 0 and label_dim positive, got ", num_classes, ", ", label_dim);
+    GM_CHECK(!null_label || num_classes > 0, owner.type_name(), ": null_label needs num_classes > 0");
     num_classes_ = num_classes;
     if (num_classes > 0)
-      embed = owner.register_module("label_embedding", std::make_shared<nn::Embedding<T, D>>(num_classes, label_dim, gen));
+      embed = owner.register_module(
+          "label_embedding", std::make_shared<nn::Embedding<T, D>>(num_classes + (null_label ? 1 : 0), label_dim, gen));
   }
   int64_t extra(int64_t label_dim) const { return num_classes_ > 0 ? label_dim : 0; }
   /// h (B, F) -> concat(h, embed(labels)) when conditional; checks the labels are (not) given.
@@ -87,7 +92,7 @@ class MLPEncoder : public nn::Module<T, D> {
       : nn::Module<T, D>("MLPEncoder"), in_(detail::vae_numel(o.image_shape)) {
     GM_CHECK(o.latent_dim > 0 && !o.hidden.empty() && in_ > 0, "MLPEncoder: need latent_dim > 0, hidden widths and "
              "an image shape");
-    labels_.build(*this, o.num_classes, o.label_dim, gen);
+    labels_.build(*this, o.num_classes, o.label_dim, o.null_label, gen);
     net = this->register_module("net", std::make_shared<nn::Sequential<T, D>>());
     int64_t w = in_ + labels_.extra(o.label_dim);
     for (int64_t h : o.hidden) {
@@ -122,7 +127,7 @@ class MLPDecoder : public nn::Module<T, D> {
       : nn::Module<T, D>("MLPDecoder"), latent_(o.latent_dim), image_shape_(o.image_shape) {
     GM_CHECK(o.latent_dim > 0 && !o.hidden.empty() && !o.image_shape.empty(), "MLPDecoder: need latent_dim > 0, "
              "hidden widths and an image shape");
-    labels_.build(*this, o.num_classes, o.label_dim, gen);
+    labels_.build(*this, o.num_classes, o.label_dim, o.null_label, gen);
     net = this->register_module("net", std::make_shared<nn::Sequential<T, D>>());
     int64_t w = o.latent_dim + labels_.extra(o.label_dim);
     for (auto it = o.hidden.rbegin(); it != o.hidden.rend(); ++it) {
@@ -158,7 +163,7 @@ class ConvEncoder : public nn::Module<T, D> {
   explicit ConvEncoder(const ConvVAEOptions& o = {}, Generator& gen = default_generator())
       : nn::Module<T, D>("ConvEncoder"), in_(o.in_channels) {
     GM_CHECK(o.latent_dim > 0 && o.in_channels > 0, "ConvEncoder: latent_dim and in_channels must be positive");
-    labels_.build(*this, o.num_classes, o.label_dim, gen);
+    labels_.build(*this, o.num_classes, o.label_dim, o.null_label, gen);
     const nn::ConvOptions down{.stride = 2, .padding = 1};
     features = this->register_module("features", std::make_shared<nn::Sequential<T, D>>());
     features->template emplace_back<nn::Conv2d<T, D>>(o.in_channels, 32, 4, down, gen);  // 14x14
@@ -194,7 +199,7 @@ class ConvDecoder : public nn::Module<T, D> {
   explicit ConvDecoder(const ConvVAEOptions& o = {}, Generator& gen = default_generator())
       : nn::Module<T, D>("ConvDecoder"), latent_(o.latent_dim) {
     GM_CHECK(o.latent_dim > 0 && o.in_channels > 0, "ConvDecoder: latent_dim and in_channels must be positive");
-    labels_.build(*this, o.num_classes, o.label_dim, gen);
+    labels_.build(*this, o.num_classes, o.label_dim, o.null_label, gen);
     fc = this->register_module(
         "fc", std::make_shared<nn::Linear<T, D>>(o.latent_dim + labels_.extra(o.label_dim), 64 * 7 * 7, true, gen));
     const nn::ConvOptions up{.stride = 2, .padding = 1};
@@ -226,19 +231,33 @@ using MLPVAE = VAE<MLPEncoder<T, D>, MLPDecoder<T, D>>;
 template <class T = float, class D = cpu>
 using ConvVAE = VAE<ConvEncoder<T, D>, ConvDecoder<T, D>>;
 
-/// The MLP pair and the VAE around it (conditional when o.num_classes > 0).
+namespace detail {
+/// vo.label_dropout > 0 (classifier-free guidance): the modules get the null label's row, the VAE its index.
+template <class Options>
+void enable_null_label(Options& o, VAEOptions& vo) {
+  if (vo.label_dropout <= 0) return;
+  GM_CHECK(o.num_classes > 0, "make_*_vae: label_dropout ", vo.label_dropout, " needs num_classes > 0");
+  o.null_label = true;
+  vo.num_classes = o.num_classes;
+}
+}  // namespace detail
+
+/// The MLP pair and the VAE around it (conditional when o.num_classes > 0; with
+/// vo.label_dropout > 0, ready for classifier-free guidance).
 template <class T = float, class D = cpu>
-std::shared_ptr<MLPVAE<T, D>> make_mlp_vae(const MLPVAEOptions& o = {}, VAEOptions vo = {},
+std::shared_ptr<MLPVAE<T, D>> make_mlp_vae(MLPVAEOptions o = {}, VAEOptions vo = {},
                                            Generator& gen = default_generator()) {
+  detail::enable_null_label(o, vo);
   auto enc = std::make_shared<MLPEncoder<T, D>>(o, gen);
   auto dec = std::make_shared<MLPDecoder<T, D>>(o, gen);
   return std::make_shared<MLPVAE<T, D>>(enc, dec, o.latent_dim, vo);
 }
 
-/// The convolutional pair and the VAE around it (conditional when o.num_classes > 0).
+/// The convolutional pair and the VAE around it (as make_mlp_vae).
 template <class T = float, class D = cpu>
-std::shared_ptr<ConvVAE<T, D>> make_conv_vae(const ConvVAEOptions& o = {}, VAEOptions vo = {},
+std::shared_ptr<ConvVAE<T, D>> make_conv_vae(ConvVAEOptions o = {}, VAEOptions vo = {},
                                              Generator& gen = default_generator()) {
+  detail::enable_null_label(o, vo);
   auto enc = std::make_shared<ConvEncoder<T, D>>(o, gen);
   auto dec = std::make_shared<ConvDecoder<T, D>>(o, gen);
   return std::make_shared<ConvVAE<T, D>>(enc, dec, o.latent_dim, vo);
