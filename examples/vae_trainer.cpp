@@ -144,7 +144,8 @@ int train_vae(const char* name, bool conditional, int argc, char** argv) {
                   "): " + e.what());
     }
     TrainingRun run;
-    run.identity = {{"trainer", name}, {"beta", f.beta}, {"latent", f.latent}, {"label_dropout", f.label_dropout}};
+    run.identity = {{"trainer", name}, {"beta", f.beta}, {"latent", f.latent}};
+    if (conditional) run.identity["label_dropout"] = f.label_dropout;  // vae's checkpoints stay as they were
     run.parts.modules = {{"vae", vae.get()}};
     run.parts.optimizers = {{"opt", opt.get()}};
     run.parts.generators = {{"rng", &vae->generator()}};
