@@ -269,12 +269,20 @@ def print_config() -> None:
 # Timing and memory
 # --------------------------------------------------------------------------
 
+def on_cuda() -> bool:
+    """Whether bench runs on the GPU (--device cuda made it torch's default device)."""
+    return torch.empty(0).is_cuda
+
+
 def time_steps(step: Callable[[], object], count: int) -> List[float]:
-    """Wall time of `count` calls of step(), in milliseconds each."""
+    """Wall time of `count` calls of step(), in milliseconds each; on the GPU each call ends with
+    a synchronize, so the time is the step's device time, as bench_cuda_steps measures it."""
     times = []
     for _ in range(count):
         t0 = time.perf_counter()
         step()
+        if on_cuda():
+            torch.cuda.synchronize()
         times.append((time.perf_counter() - t0) * 1e3)
     return times
 
@@ -335,6 +343,17 @@ def add_bench_args(p: argparse.ArgumentParser, models: str, warmup: int, steps: 
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--warmup", type=int, default=warmup)
     p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: models and batches on the GPU (TF32 off, as in genmodel's default)")
+
+
+def use_device(args: argparse.Namespace) -> None:
+    """bench --device: cuda becomes torch's default device, with TF32 off for matmul and cuDNN."""
+    if args.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True  # an algorithm per shape, as genmodel caches one
+        torch.set_default_device("cuda")
 
 
 def add_limit_args(p: argparse.ArgumentParser) -> None:
@@ -397,9 +416,12 @@ def random_batches(batch: int, shape: Sequence[int], count: int, gen: torch.Gene
         raise ValueError(f"pixel_range must be 'symmetric' or 'unit', got {pixel_range!r}")
     pool = []
     for _ in range(count):
-        x = torch.rand(batch, *shape, generator=gen)
-        pool.append((x * 2 - 1 if pixel_range == "symmetric" else x,
-                     torch.randint(0, N_CLASSES, (batch,), generator=gen)))
+        # Drawn on the CPU generator's device, then moved to the default device (the GPU under
+        # bench --device cuda).
+        x = torch.rand(batch, *shape, generator=gen, device=gen.device)
+        labels = torch.randint(0, N_CLASSES, (batch,), generator=gen, device=gen.device)
+        target = torch.empty(0).device
+        pool.append(((x * 2 - 1 if pixel_range == "symmetric" else x).to(target), labels.to(target)))
     i = first - 1
 
     def next_batch():
@@ -415,6 +437,7 @@ def bench_configs(args: argparse.Namespace, models: List[str], threads: List[int
     step = make_step(model) (builds the model and its batches), --warmup steps, then --steps timed
     ones; each configuration logged (log_median) as it ends."""
     results = []
+    use_device(args)
     for m in models:
         for t in threads:
             set_threads(t)

@@ -161,7 +161,8 @@ from torch_common import (DEFAULT_DATA, N_CLASSES, add_bench_args, add_limit_arg
                           bench_grid, bench_record, load_fashion_mnist, log_median, make_parser,
                           peak_rss_kib, print_bench_results, print_config, random_batches,
                           require_at_least_one, reset_peak_rss, rss_kib, sample_in_chunks,
-                          save_grid, set_threads, time_steps, to_pixels, train_loop, write_samples)
+                          save_grid, set_threads, time_steps, to_pixels, train_loop, use_device,
+                          write_samples)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -506,7 +507,8 @@ class Trainer:
         self.grad_clip = grad_clip
         self.schedule = NoiseSchedule()
         self.opt = torch.optim.Adam(self.unet.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
-        self.gen = torch.Generator().manual_seed(seed)  # the training stream
+        # the training stream, on the default device (the GPU under bench --device cuda)
+        self.gen = torch.Generator(device=torch.empty(0).device).manual_seed(seed)
         self._params = list(self.unet.parameters())
         self._shadow = list(self.ema.parameters())
         self.ema_updates = 0
@@ -548,6 +550,7 @@ class Trainer:
 def bench_one(m: str, t: int, args) -> Dict[str, object]:
     """Times one (model, threads) configuration; run in a fresh process (see cmd_bench)."""
     set_threads(t)
+    use_device(args)
     torch.manual_seed(0)
     trainer = Trainer(MODELS[m], seed=0)
     next_batch = random_batches(args.batch, (1, IMAGE_SIZE, IMAGE_SIZE), 4,

@@ -1,19 +1,22 @@
 // genmodel/cuda.hpp: the CUDA backend. Include it (after or instead of
 // genmodel.hpp) from a translation unit that nvcc compiles, in a build with
 // GENMODEL_WITH_CUDA (the CMake option of that name, on by default when a
-// CUDA compiler is found). What it gives so far:
+// CUDA compiler is found). What it gives:
 //   - Tensor<T, cuda>: device memory from a caching allocator (one pool per
 //     device, blocks reused per stream, statistics), one stream per device,
 //     to<cuda>() / to<cpu>() through pinned buffers, item(), to_vector();
-//   - rand / randn / randint / bernoulli on the device, the CPU's Philox stream;
-//   - the factories (full, zeros, ones, arange, linspace, from_vector), built
-//     on the host and copied;
-//   - kernels::cuda: cuBLAS GEMM (TF32 off unless set_allow_tf32(true)),
-//     cuDNN convolution, broadcasting elementwise, reductions, the fused
-//     optimizer updates;
+//   - rand / randn / randint / bernoulli and dropout on the device, the
+//     CPU's Philox stream; full / zeros / ones filled in place, the other
+//     factories built on the host and copied;
+//   - Backend<cuda> (kernels/cuda/backend.cuh): every kernel the ops call, so
+//     the differentiable ops, the layers and the optimizers run on
+//     Tensor<T, cuda> unchanged: cuBLAS GEMM (TF32 off unless
+//     set_allow_tf32(true)), cuDNN convolution, genmodel's kernels for the
+//     rest;
 //   - errors from CUDA, cuBLAS and cuDNN as genmodel::Error naming the call.
-// The differentiable ops, layers and optimizers do not dispatch to the
-// device yet: instantiating them for cuda stops the build with a message.
+// A model moves to the GPU by building it with the device parameter cuda and
+// loading the CPU model's state_dict() (Module::load_state_dict copies
+// across devices).
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -28,6 +31,5 @@
 #include "genmodel/cuda/random.hpp"
 #include "genmodel/cuda/runtime.hpp"
 #include "genmodel/cuda/tensor.hpp"
-#include "genmodel/kernels/cuda/elementwise.cuh"
-#include "genmodel/kernels/cuda/optim.cuh"
+#include "genmodel/kernels/cuda/backend.cuh"
 #include "genmodel/kernels/cuda/reduce.cuh"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -45,6 +46,18 @@ double rel_error(const std::vector<T>& got, const std::vector<T>& want) {
 template <class T>
 constexpr double parity_tol() {
   return std::is_same_v<T, float> ? 1e-4 : 1e-12;
+}
+
+/// The message of the genmodel::Error that f throws, or "no error": the
+/// device kernels must fail with the CPU kernels' messages.
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const genmodel::Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 }  // namespace gmtest

@@ -4,8 +4,9 @@
 
 #include <type_traits>
 
-/// Marks the few core functions (the Philox generator and its conversions)
-/// that CUDA kernels call too, so both devices compute the same numbers.
+/// Marks code both devices run: the Philox generator and its conversions,
+/// and the elementwise lambdas of the ops (nvcc's --extended-lambda), so the
+/// CPU and the GPU compute the same numbers from one definition.
 #if defined(__CUDACC__)
 #define GENMODEL_HOST_DEVICE __host__ __device__
 #else
@@ -26,15 +27,6 @@ struct cuda {
 
 template <class D>
 concept Device = requires { D::name; };
-
-/// The message of the static_asserts that stop CPU-only code (ops, layers,
-/// optimizers) from being instantiated for a device whose backend does not
-/// implement it yet: they would run host loops over device memory.
-#define GENMODEL_CPU_ONLY(D, what)                                                             \
-  static_assert(std::is_same_v<D, ::genmodel::cpu>,                                        \
-                what " runs on the CPU only so far: a CUDA tensor has storage, copies "     \
-                "(to<cpu>(), to<cuda>()) and random numbers, and kernels/cuda has the "    \
-                "device kernels, but the differentiable ops do not dispatch to them yet")
 
 template <class T>
 concept Scalar = std::is_same_v<T, float> || std::is_same_v<T, double>;

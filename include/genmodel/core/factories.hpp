@@ -11,18 +11,15 @@
 
 namespace genmodel {
 
-// On a device other than the CPU each factory builds the tensor on the host
-// and copies it over (to<D>()): simple and exact; device fills can come later.
+// full/zeros/ones fill in place on any device (StorageTraits::fill); on a
+// device other than the CPU the other factories build the tensor on the host
+// and copy it over (to<D>()): simple and exact.
 
 template <class T = float, class D = cpu>
 Tensor<T, D> full(const Shape& shape, T value) {
-  if constexpr (!std::is_same_v<D, cpu>) {
-    return full<T, cpu>(shape, value).template to<D>();
-  } else {
-    auto t = Tensor<T, D>::empty(shape);
-    std::fill_n(t.data(), t.numel(), value);
-    return t;
-  }
+  auto t = Tensor<T, D>::empty(shape);
+  StorageTraits<T, D>::fill(t.data(), t.numel(), value);
+  return t;
 }
 
 template <class T = float, class D = cpu>

@@ -3,6 +3,7 @@
 // arrays) can be wrapped without a copy.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -28,6 +29,7 @@ struct StorageTraits<T, cpu> {
     return std::shared_ptr<T>(p, [bytes](T* q) { CpuAllocator::instance().deallocate(q, bytes); });
   }
   static void copy(T* dst, const T* src, int64_t n) { std::memcpy(dst, src, sizeof(T) * std::size_t(n)); }
+  static void fill(T* dst, int64_t n, T value) { std::fill_n(dst, n, value); }
 };
 
 /// Copies a tensor between devices (Tensor::to<cuda>(), to<cpu>()); the CUDA

@@ -19,6 +19,7 @@
 #include "genmodel/cuda/allocator.hpp"
 #include "genmodel/cuda/blas.hpp"  // the TF32 switch
 #include "genmodel/kernels/conv_geometry.hpp"
+#include "genmodel/kernels/cuda/elementwise.cuh"  // the bias add
 
 namespace genmodel::cuda_backend {
 
@@ -167,9 +168,10 @@ class Workspace {
 
 namespace genmodel::kernels::cuda {
 
-/// y = conv(x, weight); x (n, c, h, w), weight (o, c/groups, kh, kw), y (n, o, oh, ow).
+/// y = conv(x, weight) [+ bias per output channel]; x (n, c, h, w), weight
+/// (o, c/groups, kh, kw), y (n, o, oh, ow), bias (o) or nullptr.
 template <class T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) {
+void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y, const T* bias = nullptr) {
   using namespace cuda_backend;
   if (g.n <= 0) return;
   const ConvDescriptors<T> d(g, "conv2d");
@@ -180,6 +182,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* weight, T* y) 
                                         cudnnConvolutionFwdAlgo_t(a.algo), ws.data(), ws.size(),
                                         &zero, d.y(), y),
                 "conv2d");
+  if (bias) add_channel_bias(y, bias, g.n * g.o * g.oh * g.ow, g.o, g.oh * g.ow, "conv2d bias");
 }
 
 /// dx = the gradient of conv2d_forward with respect to x (overwritten).

@@ -7,12 +7,21 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "genmodel/core/tensor.hpp"
 #include "genmodel/cuda/allocator.hpp"
 
 namespace genmodel {
+
+namespace cuda_backend {
+template <class T>
+__global__ void fill_kernel(T* y, int64_t n, T value) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x)
+    y[i] = value;
+}
+}  // namespace cuda_backend
 
 template <class T>
 struct StorageTraits<T, cuda> {
@@ -21,6 +30,17 @@ struct StorageTraits<T, cuda> {
     GM_CUDA_CHECK(cudaMemcpyAsync(dst, src, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToDevice,
                                   cuda_backend::stream()),
                   "Tensor<cuda>::clone_data");
+  }
+  static void fill(T* dst, int64_t n, T value) {
+    if (n == 0) return;
+    const cudaStream_t s = cuda_backend::stream();
+    if (value == T(0)) {  // all-zero bits for float, double and int64
+      GM_CUDA_CHECK(cudaMemsetAsync(dst, 0, sizeof(T) * std::size_t(n), s), "fill");
+      return;
+    }
+    const unsigned blocks = unsigned(std::min<int64_t>((n + 255) / 256, int64_t(1) << 20));
+    cuda_backend::fill_kernel<<<blocks, 256, 0, s>>>(dst, n, value);
+    cuda_backend::check(cudaGetLastError(), "kernel launch", "fill");
   }
 };
 

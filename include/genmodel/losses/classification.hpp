@@ -15,7 +15,8 @@ namespace genmodel::losses {
 template <class T, class D>
 Tensor<T, D> bce(const Tensor<T, D>& prob, const Tensor<T, D>& target, Reduction r = Reduction::mean) {
   detail::check_same_shape("bce", "prob", prob, "target", target);
-  const T* p = prob.data();
+  const auto host = prob.template to<cpu>();  // prob itself on the CPU
+  const T* p = host.data();
   for (int64_t i = 0, n = prob.numel(); i < n; ++i)
     GM_CHECK(p[i] >= T(0) && p[i] <= T(1), "bce: prob must lie in [0, 1], element ", i, " of shape ",
              prob.shape(), " is ", p[i]);
@@ -45,8 +46,9 @@ Tensor<T, D> cross_entropy(const Tensor<T, D>& logits, const Tensor<int64_t, D>&
            "cross_entropy: logits must be (N, C) and labels (N), got logits of shape ", logits.shape(),
            " and labels of shape ", labels.shape());
   const int64_t n = logits.size(0), c = logits.size(1);
+  const auto given = labels.template to<cpu>();  // labels itself on the CPU
   for (int64_t i = 0; i < n; ++i)
-    GM_CHECK(labels.data()[i] >= 0 && labels.data()[i] < c, "cross_entropy: label ", labels.data()[i],
+    GM_CHECK(given.data()[i] >= 0 && given.data()[i] < c, "cross_entropy: label ", given.data()[i],
              " at row ", i, " is outside [0, ", c, ") for logits of shape ", logits.shape());
   const auto index = Tensor<int64_t, D>::from_storage(labels.storage(), Shape{n, 1}, labels.storage_offset());
   const auto picked = gather(log_softmax(logits, 1), 1, index);  // (N, 1)

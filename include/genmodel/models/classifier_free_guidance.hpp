@@ -21,10 +21,12 @@ namespace genmodel::models {
 template <class T, class D>
 Tensor<int64_t, D> drop_labels(const Tensor<int64_t, D>& labels, double p, int64_t null_label, Generator& gen) {
   const int64_t b = labels.numel();
-  auto y = Tensor<int64_t, D>::empty(labels.shape());
-  const auto u = rand<T, D>(Shape{b}, gen);
-  for (int64_t i = 0; i < b; ++i) y.data()[i] = double(u.data()[i]) < p ? null_label : labels.data()[i];
-  return y;
+  // B labels, chosen on the host (the draws come from the device's own stream).
+  auto y = Tensor<int64_t, cpu>::empty(labels.shape());
+  const auto u = rand<T, D>(Shape{b}, gen).template to<cpu>();
+  const auto given = labels.template to<cpu>();
+  for (int64_t i = 0; i < b; ++i) y.data()[i] = double(u.data()[i]) < p ? null_label : given.data()[i];
+  return y.template to<D>();
 }
 
 /// [labels; null_label repeated B times]: the 2B labels of one guided forward.

@@ -197,9 +197,12 @@ class DDPM {
     if constexpr (takes_labels) {
       if (conditional()) return denoiser_->forward(x, t, y);
     }
-    if constexpr (takes_no_labels) return denoiser_->forward(x, t);
-    GM_CHECK(false, "DDPM: unreachable: a label-only denoiser without num_classes");
-    return {};
+    if constexpr (takes_no_labels) {
+      return denoiser_->forward(x, t);
+    } else {  // an else branch, so nvcc sees no unreachable code after a return
+      GM_CHECK(false, "DDPM: unreachable: a label-only denoiser without num_classes");
+      return {};
+    }
   }
 
   void check_labels(const char* who, const Index& labels, int64_t b, bool allow_null) const {
@@ -208,8 +211,9 @@ class DDPM {
     GM_CHECK(labels.dim() == 1 && labels.size(0) == b, "DDPM::", who, ": labels must be (", b, "), got ",
              labels.shape());
     const int64_t hi = opts_.num_classes + (allow_null ? 1 : 0);
+    const auto host = labels.template to<cpu>();  // B labels; the tensor itself on the CPU
     for (int64_t i = 0; i < b; ++i)
-      GM_CHECK(labels.data()[i] >= 0 && labels.data()[i] < hi, "DDPM::", who, ": label ", labels.data()[i], " at ",
+      GM_CHECK(host.data()[i] >= 0 && host.data()[i] < hi, "DDPM::", who, ": label ", host.data()[i], " at ",
                i, " is outside [0, ", hi, ")");
   }
 

@@ -311,9 +311,10 @@ class NoiseSchedule {
   static Tensor per_example(const std::vector<double>& coef, const Index& t, const Tensor& x) {
     std::vector<int64_t> shape(x.dim(), 1);
     shape[0] = x.size(0);
-    Tensor c = Tensor::empty(Shape(shape));
-    for (int64_t b = 0; b < x.size(0); ++b) c.data()[b] = T(coef[t.data()[b]]);
-    return c;
+    auto c = genmodel::Tensor<T, cpu>::empty(Shape(shape));  // B values, built on the host
+    const auto steps = t.template to<cpu>();
+    for (int64_t b = 0; b < x.size(0); ++b) c.data()[b] = T(coef[steps.data()[b]]);
+    return c.template to<D>();
   }
 
   void check_batch(const char* who, const Tensor& x0, const Tensor& noise, const Index& t) const {
@@ -322,9 +323,10 @@ class NoiseSchedule {
              " and noise ", noise.shape(), " must be (B, ...) of one shape");
     GM_CHECK(t.dim() == 1 && t.size(0) == x0.size(0), "NoiseSchedule::", who, ": t must be (", x0.size(0),
              "), got ", t.shape());
+    const auto steps = t.template to<cpu>();
     for (int64_t b = 0; b < t.numel(); ++b)
-      GM_CHECK(t.data()[b] >= 0 && t.data()[b] < opts_.num_train_timesteps, "NoiseSchedule::", who,
-               ": timestep ", t.data()[b], " at ", b, " is outside [0, ", opts_.num_train_timesteps, ")");
+      GM_CHECK(steps.data()[b] >= 0 && steps.data()[b] < opts_.num_train_timesteps, "NoiseSchedule::", who,
+               ": timestep ", steps.data()[b], " at ", b, " is outside [0, ", opts_.num_train_timesteps, ")");
   }
 
   void check_step(const char* who, const Tensor& out, int64_t t, const Tensor& x_t) const {

@@ -34,9 +34,10 @@ class BatchNormBase : public Module<T, D> {
     const bool use_batch_stats = this->is_training() || !opts_.track_running_stats;
     double momentum = opts_.momentum.value_or(0.0);
     if (this->is_training() && opts_.track_running_stats) {
-      T& count = num_batches_tracked.data()[0];
-      count += T(1);
-      if (!opts_.momentum) momentum = 1.0 / double(count);
+      // In place, on the buffer's device; read back only for the cumulative average.
+      kernels::Backend<D>::map_scalar(num_batches_tracked.data(), num_batches_tracked.data(), int64_t(1),
+                                      [] GENMODEL_HOST_DEVICE(T c) { return c + T(1); });
+      if (!opts_.momentum) momentum = 1.0 / double(num_batches_tracked.item());
     }
     // Undefined when not tracked: then batch_norm neither reads nor updates them.
     return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, momentum, opts_.eps);

@@ -24,7 +24,8 @@ class Embedding : public Module<T, D> {
 
   /// index of any shape, values in [0, num_embeddings) -> index.shape + (dim).
   Tensor forward(const genmodel::Tensor<int64_t, D>& index) {
-    const int64_t* p = index.data();
+    const auto host = index.template to<cpu>();  // labels and timesteps: few
+    const int64_t* p = host.data();
     for (int64_t i = 0; i < index.numel(); ++i)
       GM_CHECK(p[i] >= 0 && p[i] < num_, "Embedding(", num_, ", ", dim_, "): index ", p[i], " out of range");
     return embedding(weight, index);

@@ -21,7 +21,7 @@ enum class Nonlinearity { linear, conv, sigmoid, tanh, relu, leaky_relu, selu };
 namespace detail {
 template <class T, class D>
 void copy_into(Tensor<T, D>& dst, const Tensor<T, D>& src) {
-  std::memcpy(dst.data(), src.data(), sizeof(T) * dst.numel());
+  StorageTraits<T, D>::copy(dst.data(), src.data(), dst.numel());
 }
 }  // namespace detail
 
@@ -64,7 +64,7 @@ Tensor<T, D>& normal_(Tensor<T, D>& t, double mean = 0.0, double std = 1.0, Gene
 
 template <class T, class D>
 Tensor<T, D>& constant_(Tensor<T, D>& t, double value) {
-  std::fill_n(t.data(), t.numel(), T(value));
+  StorageTraits<T, D>::fill(t.data(), t.numel(), T(value));
   return t;
 }
 template <class T, class D>

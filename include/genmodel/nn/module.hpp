@@ -58,8 +58,6 @@ using StateDict = NamedTensors<T, D>;
 
 template <class T = float, class D = cpu>
 class Module {
-  GENMODEL_CPU_ONLY(D, "genmodel::Module");
-
  public:
   using value_type = T;
   using device_type = D;
@@ -144,8 +142,11 @@ class Module {
   /// Copies each entry's values into the model's tensor of the same key, in
   /// place. Strict: a missing key, an unexpected key or a shape mismatch
   /// throws, naming the key (and both shapes). Non-strict: only keys present
-  /// in both with equal shapes are copied.
-  void load_state_dict(const StateDict<T, D>& dict, bool strict = true) {
+  /// in both with equal shapes are copied. The dict may live on another
+  /// device: loading a CPU model's state_dict() into the same model built
+  /// for cuda is how a model moves to the GPU (and back).
+  template <class DictDevice>
+  void load_state_dict(const StateDict<T, DictDevice>& dict, bool strict = true) {
     const auto own = state_dict();
     if (strict) {
       for (const auto& [key, t] : own)
@@ -163,7 +164,8 @@ class Module {
                  src.shape(), ", the model has shape ", dst.shape());
         continue;
       }
-      if (src.data() != dst.data()) std::memcpy(dst.data(), src.data(), sizeof(T) * dst.numel());
+      const auto here = src.template to<D>();  // src itself when on this device
+      if (here.data() != dst.data()) StorageTraits<T, D>::copy(dst.data(), here.data(), dst.numel());
     }
   }
 

@@ -26,17 +26,18 @@ Tensor<T, D> timestep_embedding(const Tensor<T, D>& timesteps, int64_t dim, cons
   GM_CHECK(half >= 1 && double(half) != o.downscale_freq_shift, "timestep_embedding: dim ", dim,
            " is too small for downscale_freq_shift ", o.downscale_freq_shift);
   const int64_t n = timesteps.size(0);
-  auto out = zeros<T, D>({n, dim});
+  const auto steps = timesteps.template to<cpu>();  // N values: computed on the host
+  auto out = zeros<T, cpu>({n, dim});
   const int64_t sin_at = o.flip_sin_to_cos ? half : 0, cos_at = o.flip_sin_to_cos ? 0 : half;
   for (int64_t i = 0; i < half; ++i) {
     const double freq = std::exp(-std::log(o.max_period) * double(i) / (double(half) - o.downscale_freq_shift));
     for (int64_t b = 0; b < n; ++b) {
-      const double arg = o.scale * double(timesteps.data()[b]) * freq;
+      const double arg = o.scale * double(steps.data()[b]) * freq;
       out.data()[b * dim + sin_at + i] = T(std::sin(arg));
       out.data()[b * dim + cos_at + i] = T(std::cos(arg));
     }
   }
-  return out;
+  return out.template to<D>();
 }
 
 /// The function as a module: forward(timesteps (N)) -> (N, dim).

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 
-#include "genmodel/kernels/cpu/softmax.hpp"
 #include "genmodel/ops/unary.hpp"
 
 namespace genmodel {
@@ -15,7 +14,7 @@ template <class T, class D>
 Tensor<T, D> relu(const Tensor<T, D>& x) {
   // Branchless forms (max/min, a 0/1 factor) vectorise; a select on the sign
   // becomes a mispredicted branch on activations of random sign.
-  auto out = detail::unary_forward(x, [](T v) { return std::max(v, T(0)); });
+  auto out = detail::unary_forward(x, [] GENMODEL_HOST_DEVICE(T v) { return std::max(v, T(0)); });
   return record(out, "relu", {&x}, [x](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{mul(g, gt(x, T(0)))};
   });
@@ -23,18 +22,18 @@ Tensor<T, D> relu(const Tensor<T, D>& x) {
 
 template <class T, class D>
 Tensor<T, D> leaky_relu(const Tensor<T, D>& x, ScalarArg<T> slope) {
-  auto out = detail::unary_forward(x, [slope](T v) { return std::max(v, T(0)) + slope * std::min(v, T(0)); });
+  auto out = detail::unary_forward(x, [slope] GENMODEL_HOST_DEVICE(T v) { return std::max(v, T(0)) + slope * std::min(v, T(0)); });
   return record(out, "leaky_relu", {&x}, [x, slope](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     // A select, not slope + (1 - slope) * [v > 0]: GCC turns that product
     // into a branch, mispredicted on activations of random sign.
-    auto d = detail::unary_forward(x, [slope](T v) { return v > T(0) ? T(1) : T(slope); });
+    auto d = detail::unary_forward(x, [slope] GENMODEL_HOST_DEVICE(T v) { return v > T(0) ? T(1) : T(slope); });
     return detail::Grads<T, D>{mul(g, d)};
   });
 }
 
 template <class T, class D>
 Tensor<T, D> sigmoid(const Tensor<T, D>& x) {
-  auto out = detail::array_forward(x, [](const auto& v) { return v.logistic(); });
+  auto out = detail::array_forward(x, kernels::SigmoidFn{});
   return record_using_output(out, "sigmoid", {&x}, [](const Tensor<T, D>& g, const Tensor<T, D>& s, unsigned) {
     return detail::Grads<T, D>{mul(g, mul(s, rsub(T(1), s)))};  // s (1 - s)
   });
@@ -42,7 +41,7 @@ Tensor<T, D> sigmoid(const Tensor<T, D>& x) {
 
 template <class T, class D>
 Tensor<T, D> tanh(const Tensor<T, D>& x) {
-  auto out = detail::array_forward(x, [](const auto& v) { return v.tanh(); });
+  auto out = detail::array_forward(x, kernels::TanhFn{});
   return record_using_output(out, "tanh", {&x}, [](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
     return detail::Grads<T, D>{mul(g, rsub(T(1), pow(y, T(2))))};  // 1 - y^2
   });
@@ -50,14 +49,12 @@ Tensor<T, D> tanh(const Tensor<T, D>& x) {
 
 template <class T, class D>
 Tensor<T, D> silu(const Tensor<T, D>& x) {
-  auto out = detail::array_forward(x, [](const auto& v) { return v * v.logistic(); });
+  auto out = detail::array_forward(x, kernels::SiluFn{});
   return record(out, "silu", {&x}, [x](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     // d/dx x s(x) = s (1 + x (1 - s))
     if (!GradMode::is_enabled()) {  // one pass instead of six when the backward is not recorded
       auto dx = Tensor<T, D>::empty(x.shape());
-      kernels::cpu::map_array2(g.data(), x.data(), dx.data(), x.numel(), [](const auto& gi, const auto& xi) {
-        return gi * xi.logistic() * (T(1) + xi * (T(1) - xi.logistic()));
-      });
+      kernels::Backend<D>::map_array2(g.data(), x.data(), dx.data(), x.numel(), kernels::SiluGradFn{});
       return detail::Grads<T, D>{dx};
     }
     const auto s = sigmoid(x);
@@ -67,12 +64,11 @@ Tensor<T, D> silu(const Tensor<T, D>& x) {
 
 template <class T, class D>
 Tensor<T, D> gelu(const Tensor<T, D>& x) {
-  static constexpr T kRsqrt2 = T(0.70710678118654752);
-  auto out = detail::array_forward(x, [](const auto& v) { return T(0.5) * v * (T(1) + (v * kRsqrt2).erf()); });
+  auto out = detail::array_forward(x, kernels::GeluFn{});
   return record(out, "gelu", {&x}, [x](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     // d/dx x Phi(x) = Phi(x) + x phi(x)
     constexpr T kRsqrt2Pi = T(0.39894228040143268);
-    const auto cdf = mul(add(erf(mul(x, kRsqrt2)), T(1)), T(0.5));
+    const auto cdf = mul(add(erf(mul(x, T(0.70710678118654752))), T(1)), T(0.5));
     const auto pdf = mul(exp(mul(pow(x, T(2)), T(-0.5))), kRsqrt2Pi);
     return detail::Grads<T, D>{mul(g, add(cdf, mul(x, pdf)))};
   });
@@ -81,7 +77,7 @@ Tensor<T, D> gelu(const Tensor<T, D>& x) {
 template <class T, class D>
 Tensor<T, D> softplus(const Tensor<T, D>& x) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), stable for large |x|.
-  auto out = detail::unary_forward(x, [](T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); });
+  auto out = detail::unary_forward(x, [] GENMODEL_HOST_DEVICE(T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); });
   return record(out, "softplus", {&x}, [x](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{mul(g, sigmoid(x))};
   });
@@ -100,12 +96,12 @@ Tensor<T, D> softmax(const Tensor<T, D>& x, int64_t dim) {
   const int d = wrap_dim(dim, x.dim(), "softmax");
   const auto [outer, n, inner] = detail::around_dim(x, d);
   auto out = Tensor<T, D>::empty(x.shape());
-  kernels::cpu::softmax_forward(x.data(), out.data(), outer, n, inner);
+  kernels::Backend<D>::softmax_forward(x.data(), out.data(), outer, n, inner);
   return record_using_output(out, "softmax", {&x}, [d](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
     if (!GradMode::is_enabled()) {  // fused kernel when the backward is not recorded
       const auto [outer, n, inner] = detail::around_dim(y, d);
       auto dx = Tensor<T, D>::empty(y.shape());
-      kernels::cpu::softmax_backward(g.data(), y.data(), dx.data(), outer, n, inner);
+      kernels::Backend<D>::softmax_backward(g.data(), y.data(), dx.data(), outer, n, inner);
       return detail::Grads<T, D>{dx};
     }
     return detail::Grads<T, D>{mul(y, sub(g, sum(mul(g, y), {d}, true)))};  // y (g - <g, y>)
@@ -117,12 +113,12 @@ Tensor<T, D> log_softmax(const Tensor<T, D>& x, int64_t dim) {
   const int d = wrap_dim(dim, x.dim(), "log_softmax");
   const auto [outer, n, inner] = detail::around_dim(x, d);
   auto out = Tensor<T, D>::empty(x.shape());
-  kernels::cpu::log_softmax_forward(x.data(), out.data(), outer, n, inner);
+  kernels::Backend<D>::log_softmax_forward(x.data(), out.data(), outer, n, inner);
   return record_using_output(out, "log_softmax", {&x}, [d](const Tensor<T, D>& g, const Tensor<T, D>& y, unsigned) {
     if (!GradMode::is_enabled()) {
       const auto [outer, n, inner] = detail::around_dim(y, d);
       auto dx = Tensor<T, D>::empty(y.shape());
-      kernels::cpu::log_softmax_backward(g.data(), y.data(), dx.data(), outer, n, inner);
+      kernels::Backend<D>::log_softmax_backward(g.data(), y.data(), dx.data(), outer, n, inner);
       return detail::Grads<T, D>{dx};
     }
     return detail::Grads<T, D>{sub(g, mul(exp(y), sum(g, {d}, true)))};  // g - softmax * sum(g)

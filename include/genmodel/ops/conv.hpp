@@ -8,7 +8,7 @@
 // geometry of the convolution it transposes.
 #pragma once
 
-#include "genmodel/kernels/cpu/conv.hpp"
+#include "genmodel/kernels/backend.hpp"
 #include "genmodel/ops/shape_ops.hpp"
 
 namespace genmodel {
@@ -38,7 +38,7 @@ Tensor<T, D> conv_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Co
                           const Tensor<T, D>& bias = {}) {
   if (bias.defined()) check_channel_bias(bias, geo.o, "conv2d");
   auto y = Tensor<T, D>::empty(conv_y_shape(geo));
-  kernels::cpu::conv2d_forward(geo, x.data(), w.data(), y.data(), bias.defined() ? bias.data() : nullptr);
+  kernels::Backend<D>::conv2d_forward(geo, x.data(), w.data(), y.data(), bias.defined() ? bias.data() : nullptr);
   return record(y, "conv2d", {&x, &w, &bias}, [x, w, geo](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
     return Grads<T, D>{needs_input(needs, 0) ? conv_data_grad(g, w, geo) : Tensor<T, D>(),
                        needs_input(needs, 1) ? conv_weight_grad(x, g, geo) : Tensor<T, D>(),
@@ -49,7 +49,7 @@ Tensor<T, D> conv_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Co
 template <class T, class D>
 Tensor<T, D> conv_data_grad(const Tensor<T, D>& u, const Tensor<T, D>& w, const Conv2dGeometry& geo) {
   auto z = Tensor<T, D>::empty(conv_x_shape(geo));
-  kernels::cpu::conv2d_backward_data(geo, u.data(), w.data(), z.data());
+  kernels::Backend<D>::conv2d_backward_data(geo, u.data(), w.data(), z.data());
   return record(z, "conv2d_data_grad", {&u, &w}, [u, w, geo](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
     return Grads<T, D>{needs_input(needs, 0) ? conv_forward(g, w, geo) : Tensor<T, D>(),
                        needs_input(needs, 1) ? conv_weight_grad(g, u, geo) : Tensor<T, D>()};
@@ -59,7 +59,7 @@ Tensor<T, D> conv_data_grad(const Tensor<T, D>& u, const Tensor<T, D>& w, const 
 template <class T, class D>
 Tensor<T, D> conv_weight_grad(const Tensor<T, D>& x, const Tensor<T, D>& u, const Conv2dGeometry& geo) {
   auto v = Tensor<T, D>::empty(conv_w_shape(geo));
-  kernels::cpu::conv2d_backward_weight(geo, x.data(), u.data(), v.data());
+  kernels::Backend<D>::conv2d_backward_weight(geo, x.data(), u.data(), v.data());
   return record(v, "conv2d_weight_grad", {&x, &u}, [x, u, geo](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
     return Grads<T, D>{needs_input(needs, 0) ? conv_data_grad(u, g, geo) : Tensor<T, D>(),
                        needs_input(needs, 1) ? conv_forward(x, g, geo) : Tensor<T, D>()};

@@ -4,7 +4,7 @@
 // kind, so derivatives of any order come for free.
 #pragma once
 
-#include "genmodel/kernels/cpu/gemm.hpp"
+#include "genmodel/kernels/backend.hpp"
 #include "genmodel/ops/shape_ops.hpp"
 
 namespace genmodel {
@@ -23,7 +23,7 @@ Tensor<T, D> matmul_t(const Tensor<T, D>& a, const Tensor<T, D>& b, bool ta, boo
   GM_CHECK(k == kb, "matmul: inner dimensions differ: ", a.shape(), (ta ? "^T" : ""), " @ ", b.shape(), (tb ? "^T" : ""),
            " (", k, " vs ", kb, ")");
   auto out = Tensor<T, D>::empty(batched ? Shape{batch, m, n} : Shape{m, n});
-  kernels::cpu::gemm_batched<T>(ta, tb, batch, m, n, k, T(1), a.data(), m * k, b.data(), k * n, T(0), out.data(), m * n);
+  kernels::Backend<D>::gemm_batched(ta, tb, batch, m, n, k, T(1), a.data(), m * k, b.data(), k * n, T(0), out.data(), m * n);
   return record(out, "matmul", {&a, &b}, [a, b, ta, tb](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
     // C = op(A) op(B): dA = G op(B)^T (or its transpose), dB = op(A)^T G (or its transpose).
     Tensor<T, D> da, db;

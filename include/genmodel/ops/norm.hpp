@@ -7,7 +7,7 @@
 //   dgamma = sum(g * xhat), dbeta = sum(g),  sums over every other dim.
 #pragma once
 
-#include "genmodel/kernels/cpu/norm.hpp"
+#include "genmodel/kernels/backend.hpp"
 #include "genmodel/ops/shape_ops.hpp"
 
 namespace genmodel {
@@ -62,7 +62,7 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& x, const Tensor<T, D>& running_mean,
   GM_CHECK(n * s > 1, "batch_norm: training needs more than one value per channel, got input ", x.shape());
   auto y = Tensor<T, D>::empty(x.shape());
   auto save_mean = Tensor<T, D>::empty({c}), save_rstd = Tensor<T, D>::empty({c});
-  kernels::cpu::batch_norm_forward_train(x.data(), detail::data_or_null(weight), detail::data_or_null(bias), y.data(),
+  kernels::Backend<D>::batch_norm_forward_train(x.data(), detail::data_or_null(weight), detail::data_or_null(bias), y.data(),
                                          save_mean.data(), save_rstd.data(), n, c, s, T(eps),
                                          running_mean.defined() ? running_mean.data() : nullptr,
                                          running_var.defined() ? running_var.data() : nullptr, T(momentum));
@@ -71,7 +71,7 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& x, const Tensor<T, D>& running_mean,
     if (!GradMode::is_enabled()) {
       auto dx = Tensor<T, D>::empty(x.shape());
       auto dw = detail::empty_if<T, D>(needs_input(needs, 1), {c}), db = detail::empty_if<T, D>(needs_input(needs, 2), {c});
-      kernels::cpu::batch_norm_backward(g.data(), x.data(), detail::data_or_null(weight), save_mean.data(), save_rstd.data(),
+      kernels::Backend<D>::batch_norm_backward(g.data(), x.data(), detail::data_or_null(weight), save_mean.data(), save_rstd.data(),
                                         dx.data(), dw.defined() ? dw.data() : nullptr, db.defined() ? db.data() : nullptr, n, c, s);
       return detail::Grads<T, D>{dx, dw, db};
     }
@@ -92,7 +92,7 @@ Tensor<T, D> layer_norm(const Tensor<T, D>& x, int normalized_ndim, const Tensor
   detail::check_affine(bias, d, "layer_norm", "bias");
   auto y = Tensor<T, D>::empty(x.shape());
   auto save_mean = Tensor<T, D>::empty({rows}), save_rstd = Tensor<T, D>::empty({rows});
-  kernels::cpu::layer_norm_forward(x.data(), detail::data_or_null(weight), detail::data_or_null(bias), y.data(),
+  kernels::Backend<D>::layer_norm_forward(x.data(), detail::data_or_null(weight), detail::data_or_null(bias), y.data(),
                                    save_mean.data(), save_rstd.data(), rows, d, T(eps));
   return record(y, "layer_norm", {&x, &weight, &bias},
                 [x, weight, bias, save_mean, save_rstd, rows, d, eps](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
@@ -100,7 +100,7 @@ Tensor<T, D> layer_norm(const Tensor<T, D>& x, int normalized_ndim, const Tensor
       auto dx = Tensor<T, D>::empty(x.shape());
       auto dw = detail::empty_if<T, D>(needs_input(needs, 1), weight.defined() ? weight.shape() : Shape{d});
       auto db = detail::empty_if<T, D>(needs_input(needs, 2), bias.defined() ? bias.shape() : Shape{d});
-      kernels::cpu::layer_norm_backward(g.data(), x.data(), detail::data_or_null(weight), save_mean.data(), save_rstd.data(),
+      kernels::Backend<D>::layer_norm_backward(g.data(), x.data(), detail::data_or_null(weight), save_mean.data(), save_rstd.data(),
                                         dx.data(), dw.defined() ? dw.data() : nullptr, db.defined() ? db.data() : nullptr, rows, d);
       return detail::Grads<T, D>{dx, dw, db};
     }
@@ -122,14 +122,14 @@ Tensor<T, D> group_norm(const Tensor<T, D>& x, int64_t groups, const Tensor<T, D
   detail::check_affine(bias, c, "group_norm", "bias");
   auto y = Tensor<T, D>::empty(x.shape());
   auto save_mean = Tensor<T, D>::empty({n * groups}), save_rstd = Tensor<T, D>::empty({n * groups});
-  kernels::cpu::group_norm_forward(x.data(), detail::data_or_null(weight), detail::data_or_null(bias), y.data(),
+  kernels::Backend<D>::group_norm_forward(x.data(), detail::data_or_null(weight), detail::data_or_null(bias), y.data(),
                                    save_mean.data(), save_rstd.data(), n, c, s, groups, T(eps));
   return record(y, "group_norm", {&x, &weight, &bias},
                 [x, weight, save_mean, save_rstd, n, c, s, groups, eps](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned needs) {
     if (!GradMode::is_enabled()) {
       auto dx = Tensor<T, D>::empty(x.shape());
       auto dw = detail::empty_if<T, D>(needs_input(needs, 1), {c}), db = detail::empty_if<T, D>(needs_input(needs, 2), {c});
-      kernels::cpu::group_norm_backward(g.data(), x.data(), detail::data_or_null(weight), save_mean.data(), save_rstd.data(),
+      kernels::Backend<D>::group_norm_backward(g.data(), x.data(), detail::data_or_null(weight), save_mean.data(), save_rstd.data(),
                                         dx.data(), dw.defined() ? dw.data() : nullptr, db.defined() ? db.data() : nullptr, n, c, s,
                                         groups);
       return detail::Grads<T, D>{dx, dw, db};

@@ -4,8 +4,7 @@
 // gather at the argmax positions, whose adjoint is scatter_add.
 #pragma once
 
-#include "genmodel/kernels/cpu/pool.hpp"
-#include "genmodel/kernels/cpu/upsample.hpp"
+#include "genmodel/kernels/backend.hpp"
 #include "genmodel/ops/shape_ops.hpp"
 
 namespace genmodel {
@@ -39,7 +38,7 @@ Tensor<T, D> max_pool2d(const Tensor<T, D>& x, Size2 kernel, Size2 stride, Size2
   const auto geo = detail::pool_geometry(x.shape(), kernel, stride, padding);
   auto out = Tensor<T, D>::empty({geo.n, geo.c, geo.oh, geo.ow});
   auto idx = Tensor<int64_t, D>::empty({geo.n * geo.c, geo.oh * geo.ow});
-  kernels::cpu::max_pool2d_forward(geo, x.data(), out.data(), idx.data());
+  kernels::Backend<D>::max_pool2d_forward(geo, x.data(), out.data(), idx.data());
   return record(out, "max_pool2d", {&x}, [idx, shape = x.shape()](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     const Shape planes{shape[0] * shape[1], shape[2] * shape[3]};
     return detail::Grads<T, D>{reshape(scatter_add(planes, 1, idx, reshape(g, idx.shape().vec())), shape.vec())};
@@ -52,8 +51,8 @@ Tensor<T, D> avg_pool2d(const Tensor<T, D>& x, Size2 kernel, Size2 stride, Size2
   const auto geo = detail::pool_geometry(x.shape(), kernel, stride, padding);
   return detail::apply_linear(
       x, Shape{geo.n, geo.c, geo.oh, geo.ow}, "avg_pool2d", "avg_pool2d_backward",
-      [geo](const T* in, T* out) { kernels::cpu::avg_pool2d_forward(geo, in, out); },
-      [geo](const T* in, T* out) { kernels::cpu::avg_pool2d_backward(geo, in, out); });
+      [geo](const T* in, T* out) { kernels::Backend<D>::avg_pool2d_forward(geo, in, out); },
+      [geo](const T* in, T* out) { kernels::Backend<D>::avg_pool2d_backward(geo, in, out); });
 }
 
 template <class T, class D>
@@ -63,8 +62,8 @@ Tensor<T, D> upsample_nearest2d(const Tensor<T, D>& x, Size2 size) {
   const int64_t nc = x.shape()[0] * x.shape()[1], h = x.shape()[2], w = x.shape()[3];
   return detail::apply_linear(
       x, Shape{x.shape()[0], x.shape()[1], size.h, size.w}, "upsample_nearest2d", "upsample_nearest2d_backward",
-      [=](const T* in, T* out) { kernels::cpu::upsample_nearest2d_forward(in, out, nc, h, w, size.h, size.w); },
-      [=](const T* in, T* out) { kernels::cpu::upsample_nearest2d_backward(in, out, nc, h, w, size.h, size.w); });
+      [=](const T* in, T* out) { kernels::Backend<D>::upsample_nearest2d_forward(in, out, nc, h, w, size.h, size.w); },
+      [=](const T* in, T* out) { kernels::Backend<D>::upsample_nearest2d_backward(in, out, nc, h, w, size.h, size.w); });
 }
 
 template <class T, class D>
@@ -74,8 +73,8 @@ Tensor<T, D> upsample_bilinear2d(const Tensor<T, D>& x, Size2 size, bool align_c
   const int64_t nc = x.shape()[0] * x.shape()[1], h = x.shape()[2], w = x.shape()[3];
   return detail::apply_linear(
       x, Shape{x.shape()[0], x.shape()[1], size.h, size.w}, "upsample_bilinear2d", "upsample_bilinear2d_backward",
-      [=](const T* in, T* out) { kernels::cpu::upsample_bilinear2d_forward(in, out, nc, h, w, size.h, size.w, align_corners); },
-      [=](const T* in, T* out) { kernels::cpu::upsample_bilinear2d_backward(in, out, nc, h, w, size.h, size.w, align_corners); });
+      [=](const T* in, T* out) { kernels::Backend<D>::upsample_bilinear2d_forward(in, out, nc, h, w, size.h, size.w, align_corners); },
+      [=](const T* in, T* out) { kernels::Backend<D>::upsample_bilinear2d_backward(in, out, nc, h, w, size.h, size.w, align_corners); });
 }
 
 }  // namespace genmodel

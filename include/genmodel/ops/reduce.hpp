@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "genmodel/kernels/cpu/reduce.hpp"
+#include "genmodel/kernels/backend.hpp"
 #include "genmodel/ops/elementwise.hpp"
 
 namespace genmodel {
@@ -59,7 +59,7 @@ void with_middle_axis(const Tensor<T, D>& x, const std::vector<int>& dims, K ker
     r *= s[d];
   }
   auto tmp = Tensor<T, D>::empty(Shape{s.numel()});
-  kernels::cpu::permute(x.data(), s, perm, tmp.data());
+  kernels::Backend<D>::permute(x.data(), s, perm, tmp.data());
   kernel(tmp.data(), s.numel() / std::max<int64_t>(r, 1), r, int64_t(1));
 }
 
@@ -70,11 +70,11 @@ Tensor<T, D> reduce_forward(const Tensor<T, D>& x, const std::vector<int>& dims,
   auto out = Tensor<T, D>::empty(out_shape);
   if (x.numel() == 0) {
     GM_CHECK(op == kernels::cpu::ReduceOp::sum, name, ": cannot reduce an empty tensor of shape ", x.shape());
-    std::fill_n(out.data(), out.numel(), T(0));
+    kernels::Backend<D>::fill(out.data(), out.numel(), T(0));
     return out;
   }
   with_middle_axis(x, dims, [&](const T* p, int64_t outer, int64_t r, int64_t inner) {
-    kernels::cpu::reduce_middle(p, out.data(), outer, r, inner, op);
+    kernels::Backend<D>::reduce_middle(p, out.data(), outer, r, inner, op);
   });
   return out;
 }
@@ -172,7 +172,7 @@ Tensor<int64_t, D> argmax(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
   const int d = wrap_dim(dim, x.dim(), "argmax");
   GM_CHECK(x.shape()[d] > 0, "argmax: dim ", d, " of shape ", x.shape(), " is empty");
   auto out = Tensor<int64_t, D>::empty(detail::reduced_shape(x.shape(), {d}, keepdim));
-  kernels::cpu::argmax_middle(x.data(), out.data(), x.shape().prod(0, d), x.shape()[d], x.shape().prod(d + 1, x.dim()));
+  kernels::Backend<D>::argmax_middle(x.data(), out.data(), x.shape().prod(0, d), x.shape()[d], x.shape().prod(d + 1, x.dim()));
   return out;
 }
 

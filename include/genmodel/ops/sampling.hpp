@@ -4,8 +4,7 @@
 // when the backward is recorded).
 #pragma once
 
-#include "genmodel/kernels/cpu/dropout.hpp"
-#include "genmodel/kernels/cpu/embedding.hpp"
+#include "genmodel/kernels/backend.hpp"
 #include "genmodel/ops/shape_ops.hpp"
 
 namespace genmodel {
@@ -15,7 +14,7 @@ Tensor<T, D> dropout(const Tensor<T, D>& x, double p, bool training, Generator& 
   GM_CHECK(p >= 0.0 && p < 1.0, "dropout: probability must be in [0, 1), got ", p);
   if (!training || p == 0.0) return x;
   auto mask = Tensor<T, D>::empty(x.shape());
-  kernels::cpu::dropout_mask(gen, T(p), mask.data(), mask.numel());
+  kernels::Backend<D>::dropout_mask(gen, T(p), mask.data(), mask.numel());
   return mul(x, mask);
 }
 
@@ -26,11 +25,11 @@ Tensor<T, D> embedding(const Tensor<T, D>& weight, const Tensor<int64_t, D>& ind
   auto dims = index.shape().vec();
   dims.push_back(dim);
   auto out = Tensor<T, D>::empty(Shape(dims));
-  kernels::cpu::embedding_forward(index.data(), index.numel(), weight.data(), num, dim, out.data());
+  kernels::Backend<D>::embedding_forward(index.data(), index.numel(), weight.data(), num, dim, out.data());
   return record(out, "embedding", {&weight}, [index, num, dim](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     if (!GradMode::is_enabled()) {
       auto dw = Tensor<T, D>::empty({num, dim});
-      kernels::cpu::embedding_backward(index.data(), index.numel(), g.data(), num, dim, dw.data());
+      kernels::Backend<D>::embedding_backward(index.data(), index.numel(), g.data(), num, dim, dw.data());
       return detail::Grads<T, D>{dw};
     }
     return detail::Grads<T, D>{detail::index_add(Shape{num, dim}, 0, reshape(index, {-1}), reshape(g, {-1, dim}))};

@@ -38,20 +38,10 @@ inline Shape infer_shape(const std::vector<int64_t>& dims, int64_t numel, const 
   return out;
 }
 
-template <class T>
-void check_index_range(const int64_t* idx, int64_t n, int64_t limit, const char* op) {
-  for (int64_t i = 0; i < n; ++i)
-    GM_CHECK(idx[i] >= 0 && idx[i] < limit, op, ": index ", idx[i], " at position ", i,
-             " is out of range for a dim of size ", limit);
-}
-
 /// Copies x (outer, n, inner) into out (outer, total, inner) at position start along the middle.
-template <class T>
+template <class D, class T>
 void copy_block(const T* x, int64_t outer, int64_t n, int64_t inner, T* out, int64_t total, int64_t start) {
-  parallel_for(0, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * inner)), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o)
-      std::memcpy(out + (o * total + start) * inner, x + o * n * inner, sizeof(T) * n * inner);
-  });
+  kernels::Backend<D>::copy_rows(out + start * inner, total * inner, x, n * inner, n * inner, outer);
 }
 
 /// The inverse of narrow: g placed at [start, start + len) of dim in zeros of `shape`.
@@ -59,33 +49,10 @@ template <class T, class D>
 Tensor<T, D> embed(const Tensor<T, D>& g, const Shape& shape, int dim, int64_t start) {
   auto out = zeros<T, D>(shape);
   const int64_t n = g.shape()[dim];
-  copy_block(g.data(), shape.prod(0, dim), n, shape.prod(dim + 1, shape.size()), out.data(), shape[dim], start);
+  copy_block<D>(g.data(), shape.prod(0, dim), n, shape.prod(dim + 1, shape.size()), out.data(), shape[dim], start);
   return record(out, "narrow_backward", {&g}, [dim, start, n](const Tensor<T, D>& gg, const Tensor<T, D>&, unsigned) {
     return Grads<T, D>{narrow(gg, dim, start, n)};
   });
-}
-
-/// Visits every element of an index tensor of `ishape`: f(flat index position,
-/// offset in a tensor of `xshape` with the `dim` coordinate removed).
-template <class F>
-void for_each_index(const Shape& ishape, const Shape& xshape, int dim, F f) {
-  const int n = ishape.size();
-  std::array<int64_t, Shape::kMaxDims> xstride{}, idx{};
-  int64_t acc = 1;
-  for (int d = n - 1; d >= 0; --d) {
-    xstride[d] = acc;
-    acc *= xshape[d];
-  }
-  for (int64_t i = 0, total = ishape.numel(); i < total; ++i) {
-    int64_t off = 0;
-    for (int d = 0; d < n; ++d)
-      if (d != dim) off += idx[d] * xstride[d];
-    f(i, off, xstride[dim]);
-    for (int d = n - 1; d >= 0; --d) {
-      if (++idx[d] < ishape[d]) break;
-      idx[d] = 0;
-    }
-  }
 }
 
 template <class T, class D>
@@ -100,16 +67,7 @@ template <class T, class D>
 Tensor<T, D> index_add(const Shape& shape, int dim, const Tensor<int64_t, D>& index, const Tensor<T, D>& g) {
   auto out = zeros<T, D>(shape);
   const int64_t outer = shape.prod(0, dim), inner = shape.prod(dim + 1, shape.size()), n = index.numel();
-  const int64_t* idx = index.data();
-  // Each output row is written by one thread, in index order: deterministic.
-  parallel_for(0, inner, 256, [&](int64_t j0, int64_t j1) {
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < n; ++i) {
-        T* dst = out.data() + (o * shape[dim] + idx[i]) * inner;
-        const T* src = g.data() + (o * n + i) * inner;
-        for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
-      }
-  });
+  kernels::Backend<D>::index_add_rows(g.data(), outer, n, inner, index.data(), out.data(), shape[dim]);
   return record(out, "index_add", {&g}, [dim, index](const Tensor<T, D>& gg, const Tensor<T, D>&, unsigned) {
     return Grads<T, D>{index_select(gg, dim, index)};
   });
@@ -167,7 +125,7 @@ Tensor<T, D> permute(const Tensor<T, D>& x, const std::vector<int>& perm_in) {
     out_shape.push_back(x.shape()[d]);
   }
   auto out = Tensor<T, D>::empty(out_shape);
-  kernels::cpu::permute(x.data(), x.shape(), perm, out.data());
+  kernels::Backend<D>::permute(x.data(), x.shape(), perm, out.data());
   return record(out, "permute", {&x}, [perm](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     std::vector<int> inverse(perm.size());
     for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int>(i);
@@ -192,10 +150,7 @@ Tensor<T, D> narrow(const Tensor<T, D>& x, int64_t dim, int64_t start, int64_t l
   out_shape[d] = length;
   auto out = Tensor<T, D>::empty(out_shape);
   const int64_t outer = x.shape().prod(0, d), inner = x.shape().prod(d + 1, x.dim()), total = x.shape()[d];
-  parallel_for(0, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, length * inner)), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o)
-      std::memcpy(out.data() + o * length * inner, x.data() + (o * total + start) * inner, sizeof(T) * length * inner);
-  });
+  kernels::Backend<D>::copy_rows(out.data(), length * inner, x.data() + start * inner, total * inner, length * inner, outer);
   return record(out, "narrow", {&x}, [shape = x.shape(), d, start](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{detail::embed(g, shape, d, start)};
   });
@@ -219,7 +174,7 @@ Tensor<T, D> concat(const std::vector<Tensor<T, D>>& xs, int64_t dim) {
   std::vector<int64_t> starts;
   int64_t start = 0;
   for (const auto& x : xs) {
-    detail::copy_block(x.data(), outer, x.shape()[d], inner, out.data(), out_shape[d], start);
+    detail::copy_block<D>(x.data(), outer, x.shape()[d], inner, out.data(), out_shape[d], start);
     starts.push_back(start);
     start += x.shape()[d];
   }
@@ -254,18 +209,12 @@ Tensor<T, D> index_select(const Tensor<T, D>& x, int64_t dim, const Tensor<int64
   const int d = wrap_dim(dim, x.dim(), "index_select");
   GM_CHECK(index.dim() <= 1, "index_select: index must be 1-d, got shape ", index.shape());
   const int64_t n = index.numel(), limit = x.shape()[d];
-  detail::check_index_range<T>(index.data(), n, limit, "index_select");
+  kernels::Backend<D>::check_index_range(index.data(), n, limit, "index_select");
   Shape out_shape = x.shape();
   out_shape[d] = n;
   auto out = Tensor<T, D>::empty(out_shape);
   const int64_t outer = x.shape().prod(0, d), inner = x.shape().prod(d + 1, x.dim());
-  const int64_t* idx = index.data();
-  parallel_for(0, outer * n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t o = r / n, i = r % n;
-      std::memcpy(out.data() + r * inner, x.data() + (o * limit + idx[i]) * inner, sizeof(T) * inner);
-    }
-  });
+  kernels::Backend<D>::index_select_rows(x.data(), outer, limit, inner, index.data(), n, out.data());
   return record(out, "index_select", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{detail::index_add(shape, d, index, g)};
   });
@@ -275,12 +224,9 @@ template <class T, class D>
 Tensor<T, D> gather(const Tensor<T, D>& x, int64_t dim, const Tensor<int64_t, D>& index) {
   const int d = wrap_dim(dim, x.dim(), "gather");
   detail::check_gather_shapes<T, D>(x.shape(), d, index.shape(), "gather");
-  detail::check_index_range<T>(index.data(), index.numel(), x.shape()[d], "gather");
+  kernels::Backend<D>::check_index_range(index.data(), index.numel(), x.shape()[d], "gather");
   auto out = Tensor<T, D>::empty(index.shape());
-  const int64_t* idx = index.data();
-  detail::for_each_index(index.shape(), x.shape(), d, [&](int64_t i, int64_t off, int64_t stride) {
-    out.data()[i] = x.data()[off + idx[i] * stride];
-  });
+  kernels::Backend<D>::gather(x.data(), x.shape(), d, index.data(), index.shape(), out.data());
   return record(out, "gather", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{scatter_add(shape, d, index, g)};
   });
@@ -291,12 +237,9 @@ Tensor<T, D> scatter_add(const Shape& shape, int64_t dim, const Tensor<int64_t, 
   const int d = wrap_dim(dim, shape.size(), "scatter_add");
   detail::check_gather_shapes<T, D>(shape, d, index.shape(), "scatter_add");
   GM_CHECK(src.shape() == index.shape(), "scatter_add: src of shape ", src.shape(), " must match index shape ", index.shape());
-  detail::check_index_range<T>(index.data(), index.numel(), shape[d], "scatter_add");
+  kernels::Backend<D>::check_index_range(index.data(), index.numel(), shape[d], "scatter_add");
   auto out = zeros<T, D>(shape);
-  const int64_t* idx = index.data();
-  detail::for_each_index(index.shape(), shape, d, [&](int64_t i, int64_t off, int64_t stride) {
-    out.data()[off + idx[i] * stride] += src.data()[i];
-  });
+  kernels::Backend<D>::scatter_add(src.data(), index.shape(), d, index.data(), shape, out.data());
   return record(out, "scatter_add", {&src}, [d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{gather(g, d, index)};
   });
@@ -308,7 +251,7 @@ Tensor<T, D> broadcast_to(const Tensor<T, D>& x, const Shape& shape) {
   GM_CHECK(kernels::cpu::broadcast_shapes(x.shape(), shape, "broadcast_to") == shape, "broadcast_to: shape ",
            x.shape(), " cannot be broadcast to ", shape);
   auto out = Tensor<T, D>::empty(shape);
-  kernels::cpu::broadcast_to(x.data(), x.shape(), out.data(), shape);
+  kernels::Backend<D>::broadcast_to(x.data(), x.shape(), out.data(), shape);
   return record(out, "broadcast_to", {&x}, [from = x.shape()](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{sum_to(g, from)};
   });

@@ -16,14 +16,14 @@ namespace detail {
 template <class T, class D, class F>
 Tensor<T, D> array_forward(const Tensor<T, D>& a, F f) {
   auto out = Tensor<T, D>::empty(a.shape());
-  kernels::cpu::map_array(a.data(), out.data(), a.numel(), f);
+  kernels::Backend<D>::map_array(a.data(), out.data(), a.numel(), f);
   return out;
 }
 }  // namespace detail
 
 template <class T, class D>
 Tensor<T, D> exp(const Tensor<T, D>& a) {
-  auto out = detail::array_forward(a, [](const auto& x) { return x.exp(); });
+  auto out = detail::array_forward(a, kernels::ExpFn{});
   return record_using_output(out, "exp", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     return detail::Grads<T, D>{mul(g, out)};
   });
@@ -31,7 +31,7 @@ Tensor<T, D> exp(const Tensor<T, D>& a) {
 
 template <class T, class D>
 Tensor<T, D> log(const Tensor<T, D>& a) {
-  auto out = detail::array_forward(a, [](const auto& x) { return x.log(); });
+  auto out = detail::array_forward(a, kernels::LogFn{});
   return record(out, "log", {&a}, [a](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{div(g, a)};
   });
@@ -39,7 +39,7 @@ Tensor<T, D> log(const Tensor<T, D>& a) {
 
 template <class T, class D>
 Tensor<T, D> sqrt(const Tensor<T, D>& a) {
-  auto out = detail::array_forward(a, [](const auto& x) { return x.sqrt(); });
+  auto out = detail::array_forward(a, kernels::SqrtFn{});
   return record_using_output(out, "sqrt", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     return detail::Grads<T, D>{div(mul(g, T(0.5)), out)};  // 1 / (2 sqrt(a))
   });
@@ -47,7 +47,7 @@ Tensor<T, D> sqrt(const Tensor<T, D>& a) {
 
 template <class T, class D>
 Tensor<T, D> rsqrt(const Tensor<T, D>& a) {
-  auto out = detail::array_forward(a, [](const auto& x) { return x.rsqrt(); });
+  auto out = detail::array_forward(a, kernels::RsqrtFn{});
   return record_using_output(out, "rsqrt", {&a}, [](const Tensor<T, D>& g, const Tensor<T, D>& out, unsigned) {
     return detail::Grads<T, D>{mul(g, mul(pow(out, T(3)), T(-0.5)))};  // -a^(-3/2) / 2
   });
@@ -55,12 +55,12 @@ Tensor<T, D> rsqrt(const Tensor<T, D>& a) {
 
 template <class T, class D>
 Tensor<T, D> sign(const Tensor<T, D>& a) {
-  return detail::unary_forward(a, [](T x) { return T((x > T(0)) - (x < T(0))); });
+  return detail::unary_forward(a, [] GENMODEL_HOST_DEVICE(T x) { return T((x > T(0)) - (x < T(0))); });
 }
 
 template <class T, class D>
 Tensor<T, D> abs(const Tensor<T, D>& a) {
-  auto out = detail::array_forward(a, [](const auto& x) { return x.abs(); });
+  auto out = detail::array_forward(a, kernels::AbsFn{});
   return record(out, "abs", {&a}, [a](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     return detail::Grads<T, D>{mul(g, sign(a))};
   });
@@ -68,7 +68,7 @@ Tensor<T, D> abs(const Tensor<T, D>& a) {
 
 template <class T, class D>
 Tensor<T, D> erf(const Tensor<T, D>& a) {
-  auto out = detail::array_forward(a, [](const auto& x) { return x.erf(); });
+  auto out = detail::array_forward(a, kernels::ErfFn{});
   return record(out, "erf", {&a}, [a](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     // d erf(a)/da = 2/sqrt(pi) exp(-a^2)
     return detail::Grads<T, D>{mul(g, mul(exp(neg(pow(a, T(2)))), T(1.1283791670955126)))};
@@ -78,10 +78,10 @@ Tensor<T, D> erf(const Tensor<T, D>& a) {
 template <class T, class D>
 Tensor<T, D> clamp(const Tensor<T, D>& a, ScalarArg<T> lo, ScalarArg<T> hi) {
   GM_CHECK(!(lo > hi), "clamp: lower bound ", lo, " exceeds upper bound ", hi);
-  auto out = detail::unary_forward(a, [lo, hi](T x) { return std::clamp(x, lo, hi); });
+  auto out = detail::unary_forward(a, [lo, hi] GENMODEL_HOST_DEVICE(T x) { return std::clamp(x, lo, hi); });
   return record(out, "clamp", {&a}, [a, lo, hi](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     // Gradient passes where lo <= a <= hi (PyTorch's convention at the bounds).
-    auto inside = detail::unary_forward(a, [lo, hi](T x) { return x >= lo && x <= hi ? T(1) : T(0); });
+    auto inside = detail::unary_forward(a, [lo, hi] GENMODEL_HOST_DEVICE(T x) { return x >= lo && x <= hi ? T(1) : T(0); });
     return detail::Grads<T, D>{mul(g, inside)};
   });
 }

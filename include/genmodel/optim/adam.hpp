@@ -65,10 +65,11 @@ class AdamImpl : public GroupedOptimizer<Options, T, D> {
       st["exp_avg"] = zeros<T, D>(p.shape());
       st["exp_avg_sq"] = zeros<T, D>(p.shape());
     }
-    T& step = st["step"].data()[0];
-    step += T(1);
-    kernels::cpu::adam_step(p.data(), grad.data(), st["exp_avg"].data(), st["exp_avg_sq"].data(), p.numel(),
-                            {g.lr, g.betas[0], g.betas[1], g.eps, g.weight_decay, Decoupled,
+    // The count lives in the state (as in PyTorch) on the parameter's device.
+    const T step = st["step"].item() + T(1);
+    StorageTraits<T, D>::fill(st["step"].data(), 1, step);
+    kernels::Backend<D>::adam_step(p.data(), grad.data(), st["exp_avg"].data(), st["exp_avg_sq"].data(), p.numel(),
+                            kernels::cpu::AdamCoeffs{g.lr, g.betas[0], g.betas[1], g.eps, g.weight_decay, Decoupled,
                              static_cast<int64_t>(step)});
   }
 };

@@ -21,7 +21,8 @@ double clip_grad_norm_(const std::vector<Tensor<T, D>>& params, double max_norm)
     GM_CHECK(p.defined(), "clip_grad_norm_: undefined parameter");
     const Tensor<T, D> g = p.grad();
     if (!g.defined()) continue;
-    const T* d = g.data();
+    const auto host = g.template to<cpu>();  // g itself on the CPU
+    const T* d = host.data();
     for (int64_t i = 0, n = g.numel(); i < n; ++i) sq += double(d[i]) * double(d[i]);
   }
   const double total = std::sqrt(sq);
@@ -34,7 +35,7 @@ double clip_grad_norm_(const std::vector<Tensor<T, D>>& params, double max_norm)
     // gradient storage to several parameters (the two inputs of an add).
     auto scaled = Tensor<T, D>::empty(g.shape());
     const T c = T(coef);
-    kernels::cpu::map_scalar(g.data(), scaled.data(), g.numel(), [c](T v) { return v * c; });
+    kernels::Backend<D>::map_scalar(g.data(), scaled.data(), g.numel(), [c] GENMODEL_HOST_DEVICE(T v) { return v * c; });
     p.set_grad(scaled);
   }
   return total;

@@ -52,7 +52,7 @@ class EMA {
     check(params, "update");
     const double d = current_decay();
     for (size_t i = 0; i < params.size(); ++i)
-      kernels::cpu::ema_update(shadow_[i].data(), params[i].data(), params[i].numel(), d);
+      kernels::Backend<D>::ema_update(shadow_[i].data(), params[i].data(), params[i].numel(), d);
     ++num_updates_;
   }
 
@@ -107,7 +107,7 @@ class EMA {
     }
     GM_CHECK(dict.count("decay"), "EMA: load_state_dict: missing key 'decay'");
     GM_CHECK(dict.count("num_updates"), "EMA: load_state_dict: missing key 'num_updates'");
-    const double count = double(dict.at("num_updates").data()[0]);
+    const double count = double(dict.at("num_updates").item());
     GM_CHECK(count >= 0 && count == std::floor(count), "EMA: load_state_dict: 'num_updates' must be a count, got ",
              count);
     for (size_t i = 0; i < shadow_.size(); ++i)
@@ -126,14 +126,10 @@ class EMA {
                shadow_[i].shape());
   }
 
-  static TensorT scalar(T v) {
-    auto t = TensorT::empty(Shape{});
-    t.data()[0] = v;
-    return t;
-  }
+  static TensorT scalar(T v) { return full<T, D>(Shape{}, v); }
 
   static void copy(const TensorT& from, const TensorT& to) {
-    std::memcpy(to.data(), from.data(), sizeof(T) * from.numel());
+    StorageTraits<T, D>::copy(to.data(), from.data(), from.numel());
   }
 
   double decay_;

@@ -45,7 +45,6 @@ struct OptimizerStateDict {
 /// optimizer between a generator and a discriminator).
 template <class T = float, class D = cpu>
 class Optimizer : public LrGroups {
-  GENMODEL_CPU_ONLY(D, "genmodel::Optimizer");
 
  public:
   virtual void step() = 0;

@@ -60,8 +60,8 @@ class SGD : public GroupedOptimizer<SGDOptions, T, D> {
       buf = it->second.data();
       first = inserted;
     }
-    kernels::cpu::sgd_step(p.data(), grad.data(), buf, p.numel(),
-                           {g.lr, g.momentum, g.dampening, g.weight_decay, g.nesterov}, first);
+    kernels::Backend<D>::sgd_step(p.data(), grad.data(), buf, p.numel(),
+                           kernels::cpu::SgdCoeffs{g.lr, g.momentum, g.dampening, g.weight_decay, g.nesterov}, first);
   }
 };
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 
+#include "genmodel/core/device.hpp"
 #include "genmodel/core/parallel.hpp"
 #include "genmodel/core/shape.hpp"
 
@@ -70,6 +71,18 @@ struct StridedSpace {
     }
   }
 };
+/// The N input offsets of flat output index i: sp is a StridedSpace on the
+/// host or its by-value copy in a CUDA kernel (both have ndim, size, stride).
+template <int N, class Space>
+GENMODEL_HOST_DEVICE void strided_offsets(const Space& sp, int64_t i, int64_t* off) {
+  for (int k = 0; k < N; ++k) off[k] = 0;
+  for (int d = sp.ndim - 1; d >= 0; --d) {
+    const int64_t q = i % sp.size[d];
+    i /= sp.size[d];
+    for (int k = 0; k < N; ++k) off[k] += q * sp.stride[k][d];
+  }
+}
+
 }  // namespace detail
 
 /// out[i] = f(a[ia], b[ib]) over the broadcast shape `out_shape`.
@@ -133,15 +146,9 @@ void broadcast_ternary(const TC* c, const Shape& sc, const T* a, const Shape& sa
   const int64_t n = out_shape.numel();
   parallel_for(0, n, 32768, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      int64_t oc = 0, oa = 0, ob = 0;
-      for (int64_t r = i, d = sp.ndim - 1; d >= 0; --d) {
-        const int64_t k = r % sp.size[d];
-        r /= sp.size[d];
-        oc += k * sp.stride[0][d];
-        oa += k * sp.stride[1][d];
-        ob += k * sp.stride[2][d];
-      }
-      out[i] = f(c[oc], a[oa], b[ob]);
+      int64_t o[3];
+      detail::strided_offsets<3>(sp, i, o);
+      out[i] = f(c[o[0]], a[o[1]], b[o[2]]);
     }
   });
 }

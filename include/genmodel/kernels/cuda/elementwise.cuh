@@ -33,20 +33,20 @@ template <class TA, class TB, class TO, class F>
 __global__ void broadcast_binary_kernel(const TA* a, const TB* b, TO* out, int64_t n,
                                         DeviceSpace<2> sp, F f) {
   GM_CUDA_LOOP(i, n) {
-    int64_t oa = 0, ob = 0, r = i;
-    for (int d = sp.ndim - 1; d >= 0; --d) {
-      const int64_t k = r % sp.size[d];
-      r /= sp.size[d];
-      oa += k * sp.stride[0][d];
-      ob += k * sp.stride[1][d];
-    }
-    out[i] = f(a[oa], b[ob]);
+    int64_t o[2];
+    cpu::detail::strided_offsets<2>(sp, i, o);
+    out[i] = f(a[o[0]], b[o[1]]);
   }
 }
 
 template <class TA, class TB, class TO, class F>
 __global__ void same_shape_binary_kernel(const TA* a, const TB* b, TO* out, int64_t n, F f) {
   GM_CUDA_LOOP(i, n) out[i] = f(a[i], b[i]);
+}
+
+template <class T>
+__global__ void channel_bias_kernel(T* y, const T* bias, int64_t n, int64_t channels, int64_t plane) {
+  GM_CUDA_LOOP(i, n) y[i] += bias[(i / plane) % channels];
 }
 
 template <class TI, class TO, class F>
@@ -59,7 +59,7 @@ __global__ void map_kernel(const TI* x, TO* y, int64_t n, F f) {
 /// pointers; the shapes were checked with cpu::broadcast_shapes).
 template <class TA, class TB, class TO, class F>
 void broadcast_binary(const TA* a, const Shape& sa, const TB* b, const Shape& sb, TO* out,
-                      const Shape& out_shape, F f, const char* op) {
+                      const Shape& out_shape, F f, const char* op = "elementwise") {
   const int64_t n = out_shape.numel();
   if (n == 0) return;
   const cudaStream_t s = cuda_backend::stream();
@@ -77,6 +77,14 @@ template <class TI, class TO, class F>
 void map(const TI* x, TO* y, int64_t n, F f, const char* op) {
   if (n == 0) return;
   detail::map_kernel<<<grid_for(n), kThreads, 0, cuda_backend::stream()>>>(x, y, n, f);
+  check_launch(op);
+}
+
+/// y (n, channels, plane...) += bias[channel], in place.
+template <class T>
+void add_channel_bias(T* y, const T* bias, int64_t n, int64_t channels, int64_t plane, const char* op) {
+  if (n == 0) return;
+  detail::channel_bias_kernel<<<grid_for(n), kThreads, 0, cuda_backend::stream()>>>(y, bias, n, channels, plane);
   check_launch(op);
 }
 
