@@ -9,6 +9,7 @@
 // --sampler ddpm, ancestral sampling over all 1000 steps; both clip the x0
 // prediction to [-1, 1] at every step unless --no-clip-sample.
 //   ddpm --seconds 3600                          # train; runs/ddpm/samples.png
+//   ddpm --device cuda --seconds 600             # the same on the GPU (a CUDA build)
 //   ddpm --conditional --guidance 3 --out runs/ddpm_cond
 //   ddpm --resume runs/ddpm/checkpoint.safetensors --sample-only --samples 10000 --samples-out s.idx3
 //
@@ -18,53 +19,21 @@
 //   checkpoint.safetensors  the U-Net, Adam, the EMA weights, the training stream, the data position
 // --samples-out FILE gets the samples cropped back to 28x28 (and FILE.labels
 // for --conditional, labels cycling 0..9).
-#include <genmodel/genmodel.hpp>
-#include <sstream>
-
-#include "training_loop.hpp"
+#include "ddpm_run.hpp"
 
 namespace gm = genmodel;
 namespace ex = genmodel::examples;
 
-namespace {
-
-struct DdpmFlags : ex::TrainerFlags {
-  bool conditional = false;
-  std::string sampler = "ddim";
-  int64_t sample_steps = 50;
-  double eta = 0;
-  bool clip_sample = true;
-  double guidance = 3;
-  std::string schedule = "linear";
-  int64_t timesteps = 1000;
-  std::vector<int64_t> channels = {32, 64, 128};
-};
-
-using Unet = gm::models::UNet<float>;
-using Ddpm = gm::models::DDPM<Unet>;
-
-std::string join(const std::vector<int64_t>& v) {
-  std::ostringstream s;
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
-  return s.str();
+#if !defined(GENMODEL_TRAINERS_WITH_CUDA)
+int genmodel::examples::run_ddpm_cuda(const DdpmFlags&) {
+  std::fprintf(stderr, "ddpm: --device cuda: this build has no CUDA backend (configure with GENMODEL_WITH_CUDA=ON "
+               "and a CUDA compiler)\n");
+  return 2;
 }
-
-/// n samples (B, 1, 32, 32) in [-1, 1] by the chosen sampler; conditional: labels (first + i) % 10.
-gm::Tensor<float> draw(Ddpm& ddpm, const DdpmFlags& f, int64_t n, uint64_t seed, int64_t first,
-                       const Ddpm::Progress& progress = {}) {
-  Ddpm::SampleOptions o{.guidance_scale = f.guidance, .eta = f.eta, .progress = progress};
-  if (f.conditional) o.labels = ex::cycling_labels(n, first);
-  const gm::Shape shape{n, 1, 32, 32};
-  return f.sampler == "ddpm" ? ddpm.sample_ddpm(shape, seed, o) : ddpm.sample_ddim(shape, f.sample_steps, seed, o);
-}
-
-/// The centre 28x28 of (B, 1, 32, 32).
-gm::Tensor<float> crop28(const gm::Tensor<float>& x) { return gm::narrow(gm::narrow(x, 2, 2, 28), 3, 2, 28); }
-
-}  // namespace
+#endif
 
 int main(int argc, char** argv) {
-  DdpmFlags f;
+  ex::DdpmFlags f;
   CLI::App app{"Train a DDPM (U-Net denoiser) on Fashion-MNIST padded to 32x32"};
   f.sample_every = 0;
   f.checkpoint_every = 500;
@@ -83,53 +52,9 @@ int main(int argc, char** argv) {
   app.add_option("--timesteps", f.timesteps, "diffusion steps T")->capture_default_str()->check(CLI::Range(2, 100000));
   app.add_option("--channels", f.channels, "U-Net widths per level (each a multiple of 8)")
       ->capture_default_str()->delimiter(',')->expected(1, 8)->check(CLI::Range(8, 4096));
+  app.add_option("--device", f.device, "train on the CPU or on the GPU (cuda: a build with the CUDA backend)")
+      ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
   if (auto rc = ex::parse_flags(app, f, "ddpm", argc, argv)) return *rc;
-
-  std::unique_ptr<Ddpm> ddpm;
-  std::unique_ptr<gm::optim::Adam<float>> opt;
-  return ex::run_training("ddpm", f, [&] {
-    gm::Generator init(f.seed);
-    auto unet = std::make_shared<Unet>(
-        gm::models::UNetOptions{.channels = f.channels, .num_classes = f.conditional ? 10 : 0}, init);
-    gm::models::NoiseScheduleOptions so{.num_train_timesteps = f.timesteps, .clip_sample = f.clip_sample};
-    if (f.schedule == "cosine") so.beta_schedule = gm::models::BetaSchedule::cosine;
-    ddpm = std::make_unique<Ddpm>(unet, gm::models::NoiseSchedule<float>(so),
-                                  gm::models::DDPMOptions{.num_classes = f.conditional ? 10 : 0, .seed = f.seed + 1});
-    opt = std::make_unique<gm::optim::Adam<float>>(unet->parameters(),
-                                                   gm::optim::AdamOptions{.lr = f.lr > 0 ? f.lr : 2e-4});
-    const uint64_t grid_seed = f.seed << 20;
-
-    ex::TrainingRun run;
-    run.identity = {{"trainer", "ddpm"}, {"conditional", f.conditional}, {"schedule", f.schedule},
-                    {"timesteps", f.timesteps}, {"channels", join(f.channels)}};
-    run.parts.modules = {{"unet", unet.get()}};
-    run.parts.optimizers = {{"opt", opt.get()}};
-    run.parts.emas = {{"ema", &ddpm->ema()}};
-    run.parts.generators = {{"rng", &ddpm->generator()}};
-    run.columns = {"loss"};
-    run.summary = std::to_string(unet->num_parameters()) + " parameters in the U-Net (" + join(f.channels) + "), " +
-                  f.schedule + " schedule, T = " + std::to_string(f.timesteps) +
-                  (f.conditional ? ", class-conditional" : "");
-    run.pad = 2;
-    run.step = [&](ex::TrainStream& stream) -> gm::io::CsvLogger::Row {
-      const gm::data::Batch b = stream.next();
-      return {{"loss", ddpm->train_step(b.images, *opt, f.conditional ? b.labels : gm::Tensor<int64_t>())}};
-    };
-    run.write_grids = [&, grid_seed](const std::filesystem::path& out, const std::string& suffix) {
-      const int64_t n = f.conditional ? 100 : 64;
-      gm::io::save_image_grid(out / ("samples" + suffix + ".png"), draw(*ddpm, f, n, grid_seed, 0),
-                              {.nrow = f.conditional ? 10 : 8, .lo = -1, .hi = 1});
-      if (suffix.empty()) std::printf("sample grid: %s\n", (out / "samples.png").string().c_str());
-    };
-    run.write_samples = [&, grid_seed] {
-      const int64_t steps = f.sampler == "ddpm" ? f.timesteps : f.sample_steps;
-      const int64_t chunks = (f.samples + 499) / 500;  // write_generated_samples' chunks
-      gm::io::Progress progress(chunks * steps, {.every_steps = steps, .unit = "image steps"});
-      ex::write_generated_samples(f, f.conditional, [&](int64_t n, int64_t first, uint64_t chunk) {
-        return crop28(draw(*ddpm, f, n, grid_seed + 1 + chunk, first,
-                           [&](int64_t, int64_t, int64_t) { progress.step(n); }));
-      });
-    };
-    return run;
-  });
+  return f.device == "cuda" ? ex::run_ddpm_cuda(f) : ex::run_ddpm<gm::cpu>(f);
 }
+

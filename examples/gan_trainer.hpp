@@ -23,6 +23,7 @@ namespace genmodel::examples {
 struct GanFlags : TrainerFlags {
   std::string loss = "bce";  // bce | lsgan | hinge (trainers that offer --loss)
   double r1 = 0;             // R1 penalty weight
+  std::string device = "cpu";  // cpu | cuda (a build with the CUDA backend)
 };
 
 inline void add_gan_flags(CLI::App& app, GanFlags& f, const std::string& name, int64_t epochs, bool choose_loss) {
@@ -34,6 +35,9 @@ inline void add_gan_flags(CLI::App& app, GanFlags& f, const std::string& name, i
   app.add_option("--r1", f.r1, "R1 penalty weight on real images (0: off)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--device", f.device, "train on the CPU or on the GPU (cuda: a build with the CUDA backend)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
 /// fn.template operator()<Loss>() for the policy --loss names.
@@ -47,12 +51,16 @@ int with_loss(const std::string& loss, Fn&& fn) {
 
 namespace detail {
 
-/// n samples; conditional ones get labels (first + i) % 10.
+/// n samples on the host; conditional ones get labels (first + i) % 10.
 template <class Gan>
 Tensor<float> gan_samples(Gan& gan, int64_t n, uint64_t seed, int64_t first = 0) {
-  if constexpr (Gan::conditional) return gan.sample(cycling_labels(n, first), seed);
-  else return gan.sample(n, seed);
+  using Dev = typename Gan::Dev;
+  if constexpr (Gan::conditional)
+    return gan.sample(cycling_labels(n, first).template to<Dev>(), seed).template to<cpu>();
+  else
+    return gan.sample(n, seed).template to<cpu>();
 }
+
 
 /// The fixed-latent grid: 8x8, or 10x10 with one class per column.
 template <class Gan>
@@ -78,7 +86,7 @@ int train_gan(const char* name, const GanFlags& f, Make&& make) {
     const int n_critic = gan->options().n_critic;
     const uint64_t grid_seed = f.seed << 20;
 
-    TrainingRun run;
+    TrainingRunOn<typename Gan::Dev> run;
     run.identity = {{"trainer", name}, {"loss", f.loss}};
     run.parts.modules = {{"G", &gan->generator()}, {"D", &gan->discriminator()}};
     run.parts.optimizers = {{"opt_G", &gan->optimizer_g()}, {"opt_D", &gan->optimizer_d()}};
@@ -86,10 +94,12 @@ int train_gan(const char* name, const GanFlags& f, Make&& make) {
     run.columns = {"loss_d", "loss_g", "penalty", "d_real", "d_fake"};
     run.summary = std::to_string(gan->generator().num_parameters()) + " parameters in G, " +
                   std::to_string(gan->discriminator().num_parameters()) + " in D" +
-                  (n_critic > 1 ? ", " + std::to_string(n_critic) + " critic updates per step" : "");
+                  (n_critic > 1 ? ", " + std::to_string(n_critic) + " critic updates per step" : "") +
+                  (std::is_same_v<typename Gan::Dev, cpu> ? "" : ", on the GPU");
     run.batches_per_step = n_critic;
     run.step = [&](TrainStream& stream) -> io::CsvLogger::Row {
-      const models::GanMetrics m = gan->train_step([&] { return stream.next(); });
+      const models::GanMetrics m =
+          gan->train_step([&] { return DeviceBatch<typename Gan::Dev>(stream.next()); });
       return {{"loss_d", m.loss_d}, {"loss_g", m.loss_g}, {"penalty", m.penalty}, {"d_real", m.d_real},
               {"d_fake", m.d_fake}};
     };

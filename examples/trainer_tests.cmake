@@ -27,6 +27,39 @@ trainer_failure_test(dcgan unreadable_checkpoint 1 "safetensors: [^ ]*CMakeLists
 trainer_failure_test(wgan_gp batch_larger_than_data 1 "--batch 64 is larger than the --limit"
                      --limit 10 --steps 1 --out ${_gan}/tiny)
 
+# --device cuda: a short run on the GPU that must write its grid and
+# checkpoint, then 4 more steps resumed from that checkpoint on the CPU (the
+# file is the same on both devices). Without a GPU the trainer says so and
+# the test is reported skipped (77); a build without the backend refuses
+# the flag. Arguments after `steps` go to both runs.
+function(trainer_cuda_test trainer steps)
+  set(_dir ${_gan}/${trainer}_cuda)
+  math(EXPR _more "${steps} + 4")
+  set(_args --limit 640 --sample-every 0 ${ARGN})
+  string(REPLACE ";" " " _args_text "${_args}")
+  add_test(NAME example.${trainer}_cuda
+           COMMAND sh -c "mkdir -p '${_dir}'; \"$0\" \"$@\" 2>'${_dir}/err'; rc=$?; \
+grep -q 'no CUDA device is present' '${_dir}/err' && exit 77; cat '${_dir}/err' >&2; \
+[ $rc -eq 0 ] && test -s '${_dir}/samples.png' && \
+\"$0\" ${_args_text} --steps ${_more} --resume '${_dir}/checkpoint.safetensors' --out '${_dir}'"
+                   $<TARGET_FILE:${trainer}> --device cuda ${_args} --steps ${steps} --out ${_dir})
+  set_tests_properties(example.${trainer}_cuda PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+endfunction()
+if(GENMODEL_WITH_CUDA)
+  trainer_cuda_test(dcgan 8)
+  trainer_cuda_test(cgan 4 --loss hinge)
+  trainer_cuda_test(wgan_gp 2)
+  trainer_cuda_test(ddpm 4 --channels 8,16 --timesteps 20 --sample-steps 2)
+  trainer_cuda_test(cvae 4 --test-images 100)
+else()
+  trainer_failure_test(dcgan device_cuda_without_backend 2 "--device cuda: this build has no CUDA backend"
+                       --device cuda)
+  trainer_failure_test(ddpm device_cuda_without_backend 2 "--device cuda: this build has no CUDA backend"
+                       --device cuda)
+  trainer_failure_test(vae device_cuda_without_backend 2 "--device cuda: this build has no CUDA backend"
+                       --device cuda)
+endif()
+
 # Resume: N steps straight and N/2 + N/2 through the checkpoint give the same
 # metrics.csv (its first `fields` columns, without the time column; `rows`
 # rows), for a batch-norm GAN, a conditional one, WGAN-GP (5 batches per

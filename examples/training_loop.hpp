@@ -29,9 +29,23 @@ namespace genmodel::examples {
 
 using TrainStream = BatchStream<data::Prefix<data::FashionMNIST>>;
 
-struct TrainingRun {
-  nlohmann::json identity;           // e.g. {"trainer": "dcgan", "loss": "bce"}: saved, and checked on --resume
-  io::TrainingParts<float> parts;    // everything the checkpoint holds
+/// A batch of the host stream on the model's device (the batch itself on the
+/// CPU): trainers on the GPU copy each batch over.
+template <class Dev>
+struct DeviceBatch {
+  Tensor<float, Dev> images;
+  Tensor<int64_t, Dev> labels;
+  explicit DeviceBatch(const data::Batch& b)
+      : images(b.images.template to<Dev>()),
+        labels(b.labels.defined() ? b.labels.template to<Dev>() : Tensor<int64_t, Dev>()) {}
+};
+
+/// A trainer's part of the run, for a model on device D (its checkpoint
+/// parts live there; the batch stream and the files stay on the host).
+template <class D = cpu>
+struct TrainingRunOn {
+  nlohmann::json identity;            // e.g. {"trainer": "dcgan", "loss": "bce"}: saved, and checked on --resume
+  io::TrainingParts<float, D> parts;  // everything the checkpoint holds
   std::vector<std::string> columns;  // metrics.csv columns between epoch and seconds: the keys step()
                                      // (or epoch_metrics()) returns
   std::string summary;               // printed before the first step
@@ -48,13 +62,16 @@ struct TrainingRun {
   std::function<nlohmann::json()> save_extra;
   std::function<void(const nlohmann::json&)> load_extra;
 };
+using TrainingRun = TrainingRunOn<cpu>;
 
-/// The whole run of one trainer; 0 on success, 1 with one line on stderr on any error.
-inline int run_training(const char* name, const TrainerFlags& f, const std::function<TrainingRun()>& make) {
+/// The whole run of one trainer: make() returns its TrainingRunOn<D>; 0 on
+/// success, 1 with one line on stderr on any error.
+template <class Make>
+int run_training(const char* name, const TrainerFlags& f, Make&& make) {
   return run_reporting_errors(name, [&] {
     namespace fs = std::filesystem;
     if (f.threads > 0) set_num_threads(f.threads);
-    TrainingRun run = make();
+    auto run = make();
 
     int64_t step = 0;
     DataPosition pos;

@@ -71,12 +71,12 @@ TEMPLATE_TEST_CASE("cuda batch norm: training (running statistics) and eval forw
         auto rvar = positive_both<T>({c}, rng);
         Out<T> y({n, c, s}, true, rng), mean({c}, true, rng), rstd({c}, !affine, rng);
         kh::batch_norm_forward_train<T>(x.host.data(), affine ? gamma.host.data() : nullptr,
-                                        affine ? beta.host.data() : nullptr, y.h(), mean.h(), rstd.h(), n, c, s,
-                                        eps, track ? rmean.host.data() : nullptr,
+                                        affine ? beta.host.data() : nullptr, y.h(), mean.h(), rstd.h(), n, c,
+                                        s, eps, track ? rmean.host.data() : nullptr,
                                         track ? rvar.host.data() : nullptr, momentum);
         kc::batch_norm_forward_train<T>(x.dev.data(), affine ? gamma.dev.data() : nullptr,
-                                        affine ? beta.dev.data() : nullptr, y.d(), mean.d(), rstd.d(), n, c, s,
-                                        eps, track ? rmean.dev.data() : nullptr,
+                                        affine ? beta.dev.data() : nullptr, y.d(), mean.d(), rstd.d(), n, c,
+                                        s, eps, track ? rmean.dev.data() : nullptr,
                                         track ? rvar.dev.data() : nullptr, momentum);
         CHECK(y.matches());
         CHECK(mean.matches());
@@ -124,15 +124,16 @@ TEMPLATE_TEST_CASE("cuda batch norm: backward matches the CPU and repeats bit fo
         auto x = gmtest::random_both<T>({n, c, s}, rng), dy = gmtest::random_both<T>({n, c, s}, rng);
         auto gamma = gmtest::random_both<T>({c}, rng);
         // The statistics of x, from the CPU forward, on both devices.
-        auto mean = gm::Tensor<T>::empty({c}), rstd = gm::Tensor<T>::empty({c}), y = gm::Tensor<T>::empty({n, c, s});
-        kh::batch_norm_forward_train<T>(x.host.data(), nullptr, nullptr, y.data(), mean.data(), rstd.data(), n, c,
-                                        s, T(1e-5), nullptr, nullptr, T(0.1));
+        auto mean = gm::Tensor<T>::empty({c}), rstd = gm::Tensor<T>::empty({c}),
+             y = gm::Tensor<T>::empty({n, c, s});
+        kh::batch_norm_forward_train<T>(x.host.data(), nullptr, nullptr, y.data(), mean.data(), rstd.data(),
+                                        n, c, s, T(1e-5), nullptr, nullptr, T(0.1));
         const auto mean_d = mean.template to<cuda>(), rstd_d = rstd.template to<cuda>();
         Out<T> dx({n, c, s}, outs != 2, rng), dgamma({c}, outs != 1, rng), dbeta({c}, outs != 1, rng);
         const T* gh = affine ? gamma.host.data() : nullptr;
         const T* gd = affine ? gamma.dev.data() : nullptr;
-        kh::batch_norm_backward<T>(dy.host.data(), x.host.data(), gh, mean.data(), rstd.data(), dx.h(), dgamma.h(),
-                                   dbeta.h(), n, c, s);
+        kh::batch_norm_backward<T>(dy.host.data(), x.host.data(), gh, mean.data(), rstd.data(), dx.h(),
+                                   dgamma.h(), dbeta.h(), n, c, s);
         kc::batch_norm_backward<T>(dy.dev.data(), x.dev.data(), gd, mean_d.data(), rstd_d.data(), dx.d(),
                                    dgamma.d(), dbeta.d(), n, c, s);
         CHECK(dx.matches());
@@ -161,9 +162,11 @@ TEMPLATE_TEST_CASE("cuda layer norm: forward and backward match the CPU", "[devi
       auto gamma = gmtest::random_both<T>({d}, rng), beta = gmtest::random_both<T>({d}, rng);
       Out<T> y({rows, d}, true, rng), mean({rows}, true, rng), rstd({rows}, affine != 3, rng);
       kh::layer_norm_forward<T>(x.host.data(), (affine & 1) ? gamma.host.data() : nullptr,
-                                (affine & 2) ? beta.host.data() : nullptr, y.h(), mean.h(), rstd.h(), rows, d, eps);
+                                (affine & 2) ? beta.host.data() : nullptr, y.h(), mean.h(), rstd.h(), rows, d,
+                                eps);
       kc::layer_norm_forward<T>(x.dev.data(), (affine & 1) ? gamma.dev.data() : nullptr,
-                                (affine & 2) ? beta.dev.data() : nullptr, y.d(), mean.d(), rstd.d(), rows, d, eps);
+                                (affine & 2) ? beta.dev.data() : nullptr, y.d(), mean.d(), rstd.d(), rows, d,
+                                eps);
       CHECK(y.matches());
       CHECK(mean.matches());
       CHECK(rstd.matches());
@@ -172,8 +175,10 @@ TEMPLATE_TEST_CASE("cuda layer norm: forward and backward match the CPU", "[devi
     if (d <= 2) continue;
     auto x = gmtest::random_both<T>({rows, d}, rng), dy = gmtest::random_both<T>({rows, d}, rng);
     auto gamma = gmtest::random_both<T>({d}, rng);
-    auto mean = gm::Tensor<T>::empty({rows}), rstd = gm::Tensor<T>::empty({rows}), y = gm::Tensor<T>::empty({rows, d});
-    kh::layer_norm_forward<T>(x.host.data(), nullptr, nullptr, y.data(), mean.data(), rstd.data(), rows, d, eps);
+    auto mean = gm::Tensor<T>::empty({rows}), rstd = gm::Tensor<T>::empty({rows}),
+         y = gm::Tensor<T>::empty({rows, d});
+    kh::layer_norm_forward<T>(x.host.data(), nullptr, nullptr, y.data(), mean.data(), rstd.data(), rows, d,
+                              eps);
     const auto mean_d = mean.template to<cuda>(), rstd_d = rstd.template to<cuda>();
     for (bool affine : {false, true})
       for (int outs = 0; outs < 4; ++outs) {  // all, dx only, dgamma/dbeta only, dx and dbeta
@@ -191,8 +196,10 @@ TEMPLATE_TEST_CASE("cuda layer norm: forward and backward match the CPU", "[devi
   }
   // No rows: dgamma and dbeta are zeroed, as on the CPU.
   Out<T> dgamma({7}, true, rng), dbeta({7}, true, rng);
-  kh::layer_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.h(), dbeta.h(), 0, 7);
-  kc::layer_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.d(), dbeta.d(), 0, 7);
+  kh::layer_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.h(), dbeta.h(), 0,
+                             7);
+  kc::layer_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.d(), dbeta.d(), 0,
+                             7);
   CHECK(dgamma.b.dev.to_vector() == dgamma.b.host.to_vector());
   CHECK(dbeta.b.dev.to_vector() == dbeta.b.host.to_vector());
 }
@@ -215,10 +222,10 @@ TEMPLATE_TEST_CASE("cuda group norm: forward and backward match the CPU", "[devi
       const T* gh = affine ? gamma.host.data() : nullptr;
       const T* gd = affine ? gamma.dev.data() : nullptr;
       Out<T> y({n, c, s}, true, rng), mean({n, groups}, true, rng), rstd({n, groups}, true, rng);
-      kh::group_norm_forward<T>(x.host.data(), gh, affine ? beta.host.data() : nullptr, y.h(), mean.h(), rstd.h(),
-                                n, c, s, groups, eps);
-      kc::group_norm_forward<T>(x.dev.data(), gd, affine ? beta.dev.data() : nullptr, y.d(), mean.d(), rstd.d(), n,
-                                c, s, groups, eps);
+      kh::group_norm_forward<T>(x.host.data(), gh, affine ? beta.host.data() : nullptr, y.h(), mean.h(),
+                                rstd.h(), n, c, s, groups, eps);
+      kc::group_norm_forward<T>(x.dev.data(), gd, affine ? beta.dev.data() : nullptr, y.d(), mean.d(),
+                                rstd.d(), n, c, s, groups, eps);
       CHECK(y.matches());
       CHECK(mean.matches());
       CHECK(rstd.matches());
@@ -228,8 +235,8 @@ TEMPLATE_TEST_CASE("cuda group norm: forward and backward match the CPU", "[devi
       for (int outs = 0; outs < 3; ++outs) {  // all outputs, dx only, dgamma/dbeta only
         INFO("backward, outputs " << outs);
         Out<T> dx({n, c, s}, outs != 2, rng), dgamma({c}, outs != 1, rng), dbeta({c}, outs != 1, rng);
-        kh::group_norm_backward<T>(dy.host.data(), x.host.data(), gh, mean.b.host.data(), rstd.b.host.data(), dx.h(),
-                                   dgamma.h(), dbeta.h(), n, c, s, groups);
+        kh::group_norm_backward<T>(dy.host.data(), x.host.data(), gh, mean.b.host.data(), rstd.b.host.data(),
+                                   dx.h(), dgamma.h(), dbeta.h(), n, c, s, groups);
         kc::group_norm_backward<T>(dy.dev.data(), x.dev.data(), gd, mean_d.data(), rstd_d.data(), dx.d(),
                                    dgamma.d(), dbeta.d(), n, c, s, groups);
         CHECK(dx.matches());
@@ -239,8 +246,10 @@ TEMPLATE_TEST_CASE("cuda group norm: forward and backward match the CPU", "[devi
     }
   // No spatial extent: dgamma and dbeta are zeroed, as on the CPU.
   Out<T> dgamma({4}, true, rng), dbeta({4}, true, rng);
-  kh::group_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.h(), dbeta.h(), 2, 4, 0, 2);
-  kc::group_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.d(), dbeta.d(), 2, 4, 0, 2);
+  kh::group_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.h(), dbeta.h(), 2,
+                             4, 0, 2);
+  kc::group_norm_backward<T>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.d(), dbeta.d(), 2,
+                             4, 0, 2);
   CHECK(dgamma.b.dev.to_vector() == dgamma.b.host.to_vector());
   CHECK(dbeta.b.dev.to_vector() == dbeta.b.host.to_vector());
 }

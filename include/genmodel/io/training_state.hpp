@@ -31,8 +31,12 @@
 // generators, checked beforehand, are written last. Any failure throws
 // genmodel::Error naming the path and the missing or mismatching item.
 //
-// Limits: only CPU tensors of float or double (what a safetensors TensorMap
-// holds). The rollback restores each optimizer / EMA from its own
+// The parts may live on the GPU (TrainingParts<T, cuda>): their tensors are
+// copied to the host to be written and back to the device when loaded; the
+// file is the same either way, so a run saved on one device resumes on the
+// other.
+//
+// Limits: tensors of float or double (what a safetensors TensorMap holds). The rollback restores each optimizer / EMA from its own
 // state_dict(), so it costs one copy of their state and assumes that
 // reloading a state dict the object itself produced does not throw (only an
 // allocation failure could). The EMA keeps the decay it was constructed with
@@ -70,18 +74,39 @@ struct TrainingState {
 /// The parts of a run, each under a unique name (non-empty, no '.') that is
 /// also its tensor prefix ("<name>."). Pointers are not owned. Saving only
 /// reads through them.
-template <class T = float>
+template <class T = float, class D = cpu>
 struct TrainingParts {
-  std::vector<std::pair<std::string, nn::Module<T, cpu>*>> modules;
-  std::vector<std::pair<std::string, optim::Optimizer<T, cpu>*>> optimizers;
-  std::vector<std::pair<std::string, optim::EMA<T, cpu>*>> emas;
+  std::vector<std::pair<std::string, nn::Module<T, D>*>> modules;
+  std::vector<std::pair<std::string, optim::Optimizer<T, D>*>> optimizers;
+  std::vector<std::pair<std::string, optim::EMA<T, D>*>> emas;
   std::vector<std::pair<std::string, Generator*>> generators;
 };
 
 namespace detail {
 
-template <class T>
-void check_part_names(const TrainingParts<T>& parts, const std::string& op, const std::filesystem::path& path) {
+/// (name, tensor) pairs of any device as host tensors, for the file.
+template <class Named>
+auto on_host(const Named& tensors) {
+  using Tensor = std::remove_cvref_t<decltype(tensors.begin()->second)>;
+  std::map<std::string, genmodel::Tensor<typename Tensor::value_type, cpu>> out;
+  for (const auto& [name, t] : tensors) out.emplace(name, t.template to<cpu>());
+  return out;
+}
+
+/// Host tensors read from the file, on device D.
+template <class D, class T>
+std::map<std::string, Tensor<T, D>> on_device(std::map<std::string, Tensor<T, cpu>> tensors) {
+  if constexpr (std::is_same_v<D, cpu>) {
+    return tensors;
+  } else {
+    std::map<std::string, Tensor<T, D>> out;
+    for (const auto& [name, t] : tensors) out.emplace(name, t.template to<D>());
+    return out;
+  }
+}
+
+template <class T, class D>
+void check_part_names(const TrainingParts<T, D>& parts, const std::string& op, const std::filesystem::path& path) {
   std::set<std::string> seen;
   auto check = [&](const auto& list, const char* kind) {
     for (const auto& [name, ptr] : list) {
@@ -129,8 +154,8 @@ void check_sections(const nlohmann::json& meta, const char* key, const char* kin
              "' but none of that name was passed to load_training_state");
 }
 
-template <class T>
-nn::StateDict<T, cpu> checked_module_state(const nn::Module<T, cpu>& module, const std::string& name,
+template <class T, class D>
+nn::StateDict<T, cpu> checked_module_state(const nn::Module<T, D>& module, const std::string& name,
                                            const std::map<std::string, Tensor<T>>& stored) {
   const auto own = module.state_dict();
   nn::StateDict<T, cpu> dict;
@@ -153,8 +178,8 @@ nn::StateDict<T, cpu> checked_module_state(const nn::Module<T, cpu>& module, con
 
 /// Writes every part, the step and `extra` (any JSON) to one checkpoint at
 /// `path`, atomically: an interrupted save keeps the previous file intact.
-template <class T>
-void save_training_state(const std::filesystem::path& path, const TrainingParts<T>& parts, int64_t step,
+template <class T, class D>
+void save_training_state(const std::filesystem::path& path, const TrainingParts<T, D>& parts, int64_t step,
                          const nlohmann::json& extra = nlohmann::json::object()) {
   const std::string op = "save_training_state";
   detail::check_part_names(parts, op, path);
@@ -168,16 +193,16 @@ void save_training_state(const std::filesystem::path& path, const TrainingParts<
                          {"generators", nlohmann::json::object()},
                          {"extra", extra}};
   for (const auto& [name, m] : parts.modules) {
-    add_with_prefix(tensors, name + ".", m->state_dict());
+    add_with_prefix(tensors, name + ".", detail::on_host(m->state_dict()));
     meta["modules"].push_back(name);
   }
   for (const auto& [name, o] : parts.optimizers) {
     auto sd = o->state_dict();
-    add_with_prefix(tensors, name + ".", sd.tensors);
+    add_with_prefix(tensors, name + ".", detail::on_host(sd.tensors));
     meta["optimizers"][name] = std::move(sd.meta);
   }
   for (const auto& [name, e] : parts.emas) {
-    add_with_prefix(tensors, name + ".", e->state_dict());
+    add_with_prefix(tensors, name + ".", detail::on_host(e->state_dict()));
     meta["emas"].push_back(name);
   }
   for (const auto& [name, g] : parts.generators)
@@ -187,8 +212,8 @@ void save_training_state(const std::filesystem::path& path, const TrainingParts<
 
 /// Restores every part from `path` (see the file comment for the checks) and
 /// returns the step and extra JSON. On any error nothing is changed.
-template <class T>
-TrainingState load_training_state(const std::filesystem::path& path, const TrainingParts<T>& parts) {
+template <class T, class D>
+TrainingState load_training_state(const std::filesystem::path& path, const TrainingParts<T, D>& parts) {
   const std::string op = "load_training_state";
   detail::check_part_names(parts, op, path);
   const Checkpoint ck = load_checkpoint(path);  // its errors name the path
@@ -223,15 +248,17 @@ TrainingState load_training_state(const std::filesystem::path& path, const Train
     std::vector<nn::StateDict<T, cpu>> module_dicts;
     for (const auto& [name, m] : parts.modules)
       module_dicts.push_back(detail::checked_module_state(*m, name, strip_prefix<T>(ck.tensors, name + ".")));
-    std::vector<optim::OptimizerStateDict<T, cpu>> optim_dicts;
+    std::vector<optim::OptimizerStateDict<T, D>> optim_dicts;
     for (const auto& [name, o] : parts.optimizers) {
-      optim::OptimizerStateDict<T, cpu> d;
-      for (auto& [key, t] : strip_prefix<T>(ck.tensors, name + ".")) d.tensors.emplace(key, std::move(t));
+      optim::OptimizerStateDict<T, D> d;
+      for (auto& [key, t] : detail::on_device<D>(strip_prefix<T>(ck.tensors, name + ".")))
+        d.tensors.emplace(key, std::move(t));
       d.meta = meta["optimizers"].at(name);
       optim_dicts.push_back(std::move(d));
     }
-    std::vector<std::map<std::string, Tensor<T>>> ema_dicts;
-    for (const auto& [name, e] : parts.emas) ema_dicts.push_back(strip_prefix<T>(ck.tensors, name + "."));
+    std::vector<std::map<std::string, Tensor<T, D>>> ema_dicts;
+    for (const auto& [name, e] : parts.emas)
+      ema_dicts.push_back(detail::on_device<D>(strip_prefix<T>(ck.tensors, name + ".")));
     std::vector<std::pair<uint64_t, uint64_t>> gen_states;
     for (const auto& [name, g] : parts.generators) {
       const nlohmann::json& j = meta["generators"].at(name);
@@ -243,8 +270,8 @@ TrainingState load_training_state(const std::filesystem::path& path, const Train
 
     // Optimizers and EMAs validate inside load_state_dict: load them first,
     // restoring the ones already loaded if a later one refuses.
-    std::vector<optim::OptimizerStateDict<T, cpu>> optim_backup;
-    std::vector<std::map<std::string, Tensor<T>>> ema_backup;
+    std::vector<optim::OptimizerStateDict<T, D>> optim_backup;
+    std::vector<std::map<std::string, Tensor<T, D>>> ema_backup;
     for (const auto& [name, o] : parts.optimizers) optim_backup.push_back(o->state_dict());
     for (const auto& [name, e] : parts.emas) ema_backup.push_back(e->state_dict());
     size_t optim_done = 0, ema_done = 0;

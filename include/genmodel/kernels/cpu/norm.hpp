@@ -266,6 +266,26 @@ inline void ln_apply(const T* x, T* y, const T* gamma, const T* beta, T m, T r, 
   }
 }
 
+/// The argument checks of the norm kernels, shared with their CUDA versions
+/// (kernels/cuda/norm.cuh) so both devices refuse the same input alike.
+inline void check_eps(const char* op, double eps) {
+  GM_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
+}
+
+inline void check_batch_norm(const char* op, int64_t n, int64_t c, int64_t s) {
+  GM_CHECK(n >= 0 && c >= 0 && s >= 0, op, ": sizes must be non-negative, got n=", n, ", c=", c, ", s=", s);
+}
+
+inline void check_batch_norm_train(int64_t n, int64_t c, int64_t s, double eps) {
+  check_batch_norm("batch_norm", n, c, s);
+  GM_CHECK(n * s != 1, "batch_norm: expected more than 1 value per channel when training, got n=", n, ", s=", s);
+  check_eps("batch_norm", eps);
+}
+
+inline void check_layer_norm(const char* op, int64_t rows, int64_t d) {
+  GM_CHECK(rows >= 0 && d >= 0, op, ": sizes must be non-negative, got rows=", rows, ", d=", d);
+}
+
 inline double rstd_of(double var, double eps) { return 1.0 / std::sqrt(var + eps); }
 
 }  // namespace norm_detail
@@ -282,12 +302,8 @@ void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T
                               int64_t n, int64_t c, int64_t s, T eps, T* running_mean, T* running_var,
                               T momentum) {
   static_assert(std::is_floating_point_v<T>, "batch_norm: floating-point types only");
-  GM_CHECK(n >= 0 && c >= 0 && s >= 0, "batch_norm: sizes must be non-negative, got n=", n, ", c=", c,
-           ", s=", s);
+  norm_detail::check_batch_norm_train(n, c, s, double(eps));
   const int64_t N = n * s;
-  GM_CHECK(N != 1, "batch_norm: expected more than 1 value per channel when training, got n=", n,
-           ", s=", s);
-  GM_CHECK(eps >= T(0), "batch_norm: eps must be non-negative, got ", eps);
   if (c == 0) return;
   Scratch<double> st(2 * c);
   double* mean = st.data();
@@ -321,8 +337,7 @@ template <class T>
 void batch_norm_forward_eval(const T* x, const T* gamma, const T* beta, T* y, int64_t n, int64_t c,
                              int64_t s, T eps, const T* running_mean, const T* running_var) {
   static_assert(std::is_floating_point_v<T>, "batch_norm: floating-point types only");
-  GM_CHECK(n >= 0 && c >= 0 && s >= 0, "batch_norm: sizes must be non-negative, got n=", n, ", c=", c,
-           ", s=", s);
+  norm_detail::check_batch_norm("batch_norm", n, c, s);
   GM_CHECK(running_mean && running_var, "batch_norm: eval mode needs running_mean and running_var");
   if (c == 0) return;
   Scratch<T> coef(3 * c);
@@ -345,8 +360,7 @@ template <class T>
 void batch_norm_backward(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_rstd,
                          T* dx, T* dgamma, T* dbeta, int64_t n, int64_t c, int64_t s) {
   static_assert(std::is_floating_point_v<T>, "batch_norm: floating-point types only");
-  GM_CHECK(n >= 0 && c >= 0 && s >= 0, "batch_norm_backward: sizes must be non-negative, got n=", n,
-           ", c=", c, ", s=", s);
+  norm_detail::check_batch_norm("batch_norm_backward", n, c, s);
   if (c == 0) return;
   const int64_t N = n * s;
   Scratch<double> buf(3 * c);
@@ -390,8 +404,8 @@ template <class T>
 void layer_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_rstd,
                         int64_t rows, int64_t d, T eps) {
   static_assert(std::is_floating_point_v<T>, "layer_norm: floating-point types only");
-  GM_CHECK(rows >= 0 && d >= 0, "layer_norm: sizes must be non-negative, got rows=", rows, ", d=", d);
-  GM_CHECK(eps >= T(0), "layer_norm: eps must be non-negative, got ", eps);
+  norm_detail::check_layer_norm("layer_norm", rows, d);
+  norm_detail::check_eps("layer_norm", double(eps));
   using namespace norm_detail;
   if (rows == 0) return;
   if (d == 0) {
@@ -463,8 +477,7 @@ template <class T>
 void layer_norm_backward(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_rstd,
                          T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t d) {
   static_assert(std::is_floating_point_v<T>, "layer_norm: floating-point types only");
-  GM_CHECK(rows >= 0 && d >= 0, "layer_norm_backward: sizes must be non-negative, got rows=", rows,
-           ", d=", d);
+  norm_detail::check_layer_norm("layer_norm_backward", rows, d);
   using namespace norm_detail;
   if (d == 0) return;
   // Row r: dx (if wanted) in T as dx = a_j * dy + bc * (x - m) + c2 with
@@ -544,7 +557,7 @@ void group_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save
                         int64_t n, int64_t c, int64_t s, int64_t groups, T eps) {
   static_assert(std::is_floating_point_v<T>, "group_norm: floating-point types only");
   norm_detail::check_group_norm("group_norm", n, c, s, groups);
-  GM_CHECK(eps >= T(0), "group_norm: eps must be non-negative, got ", eps);
+  norm_detail::check_eps("group_norm", double(eps));
   using namespace norm_detail;
   const int64_t cg = c / groups, M = cg * s, nseg = n * groups;
   if (nseg == 0) return;

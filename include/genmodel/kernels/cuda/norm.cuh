@@ -26,7 +26,9 @@ namespace norm_detail {
 constexpr int64_t kMaxChunks = 64;  // row chunks of the layer-norm dgamma/dbeta sums
 
 /// Blocks for nseg segments, one per segment; kernels loop by gridDim.x past the cap.
-inline unsigned segment_grid(int64_t nseg) { return unsigned(std::clamp<int64_t>(nseg, 1, int64_t(1) << 20)); }
+inline unsigned segment_grid(int64_t nseg) {
+  return unsigned(std::clamp<int64_t>(nseg, 1, int64_t(1) << 20));
+}
 
 /// v[k] summed over the block's kThreads threads in a fixed tree order; every
 /// thread gets the totals. Ends on a barrier so the next call can reuse part.
@@ -310,11 +312,7 @@ void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T
                               int64_t n, int64_t c, int64_t s, T eps, T* running_mean, T* running_var,
                               T momentum) {
   static_assert(std::is_floating_point_v<T>, "batch_norm: floating-point types only");
-  GM_CHECK(n >= 0 && c >= 0 && s >= 0, "batch_norm: sizes must be non-negative, got n=", n, ", c=", c,
-           ", s=", s);
-  GM_CHECK(n * s != 1, "batch_norm: expected more than 1 value per channel when training, got n=", n,
-           ", s=", s);
-  GM_CHECK(eps >= T(0), "batch_norm: eps must be non-negative, got ", eps);
+  cpu::norm_detail::check_batch_norm_train(n, c, s, double(eps));
   if (c == 0) return;
   norm_detail::bn_train_kernel<<<norm_detail::segment_grid(c), kThreads, 0, cuda_backend::stream()>>>(
       x, gamma, beta, y, save_mean, save_rstd, n, c, s, double(eps), running_mean, running_var,
@@ -324,11 +322,10 @@ void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T
 
 /// cpu::batch_norm_forward_eval on the device.
 template <class T>
-void batch_norm_forward_eval(const T* x, const T* gamma, const T* beta, T* y, int64_t n, int64_t c,
-                             int64_t s, T eps, const T* running_mean, const T* running_var) {
+void batch_norm_forward_eval(const T* x, const T* gamma, const T* beta, T* y, int64_t n, int64_t c, int64_t s,
+                             T eps, const T* running_mean, const T* running_var) {
   static_assert(std::is_floating_point_v<T>, "batch_norm: floating-point types only");
-  GM_CHECK(n >= 0 && c >= 0 && s >= 0, "batch_norm: sizes must be non-negative, got n=", n, ", c=", c,
-           ", s=", s);
+  cpu::norm_detail::check_batch_norm("batch_norm", n, c, s);
   GM_CHECK(running_mean && running_var, "batch_norm: eval mode needs running_mean and running_var");
   const int64_t total = n * c * s;
   if (total == 0) return;
@@ -342,8 +339,7 @@ template <class T>
 void batch_norm_backward(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_rstd,
                          T* dx, T* dgamma, T* dbeta, int64_t n, int64_t c, int64_t s) {
   static_assert(std::is_floating_point_v<T>, "batch_norm: floating-point types only");
-  GM_CHECK(n >= 0 && c >= 0 && s >= 0, "batch_norm_backward: sizes must be non-negative, got n=", n,
-           ", c=", c, ", s=", s);
+  cpu::norm_detail::check_batch_norm("batch_norm_backward", n, c, s);
   if (c == 0) return;
   norm_detail::bn_backward_kernel<<<norm_detail::segment_grid(c), kThreads, 0, cuda_backend::stream()>>>(
       dy, x, gamma, save_mean, save_rstd, dx, dgamma, dbeta, n, c, s);
@@ -357,8 +353,8 @@ template <class T>
 void layer_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_rstd,
                         int64_t rows, int64_t d, T eps) {
   static_assert(std::is_floating_point_v<T>, "layer_norm: floating-point types only");
-  GM_CHECK(rows >= 0 && d >= 0, "layer_norm: sizes must be non-negative, got rows=", rows, ", d=", d);
-  GM_CHECK(eps >= T(0), "layer_norm: eps must be non-negative, got ", eps);
+  cpu::norm_detail::check_layer_norm("layer_norm", rows, d);
+  cpu::norm_detail::check_eps("layer_norm", double(eps));
   if (rows == 0) return;
   norm_detail::ln_forward_kernel<<<norm_detail::segment_grid(rows), kThreads, 0, cuda_backend::stream()>>>(
       x, gamma, beta, y, save_mean, save_rstd, rows, d, double(eps));
@@ -371,8 +367,7 @@ template <class T>
 void layer_norm_backward(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_rstd,
                          T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t d) {
   static_assert(std::is_floating_point_v<T>, "layer_norm: floating-point types only");
-  GM_CHECK(rows >= 0 && d >= 0, "layer_norm_backward: sizes must be non-negative, got rows=", rows,
-           ", d=", d);
+  cpu::norm_detail::check_layer_norm("layer_norm_backward", rows, d);
   if (d == 0) return;
   const cudaStream_t st = cuda_backend::stream();
   if (dx && rows > 0) {
@@ -399,7 +394,7 @@ void group_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save
                         int64_t n, int64_t c, int64_t s, int64_t groups, T eps) {
   static_assert(std::is_floating_point_v<T>, "group_norm: floating-point types only");
   cpu::norm_detail::check_group_norm("group_norm", n, c, s, groups);
-  GM_CHECK(eps >= T(0), "group_norm: eps must be non-negative, got ", eps);
+  cpu::norm_detail::check_eps("group_norm", double(eps));
   const int64_t nseg = n * groups;
   if (nseg == 0) return;
   norm_detail::gn_forward_kernel<<<norm_detail::segment_grid(nseg), kThreads, 0, cuda_backend::stream()>>>(
@@ -416,8 +411,10 @@ void group_norm_backward(const T* dy, const T* x, const T* gamma, const T* save_
   if (c == 0) return;
   const cudaStream_t st = cuda_backend::stream();
   if (n == 0 || s == 0) {
-    if (dgamma) GM_CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(T) * std::size_t(c), st), "group_norm_backward");
-    if (dbeta) GM_CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(T) * std::size_t(c), st), "group_norm_backward");
+    if (dgamma)
+      GM_CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(T) * std::size_t(c), st), "group_norm_backward");
+    if (dbeta)
+      GM_CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(T) * std::size_t(c), st), "group_norm_backward");
     return;
   }
   if (!dx && !dgamma && !dbeta) return;
