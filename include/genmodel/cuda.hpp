@@ -32,4 +32,3 @@
 #include "genmodel/cuda/runtime.hpp"
 #include "genmodel/cuda/tensor.hpp"
 #include "genmodel/kernels/cuda/backend.cuh"
-#include "genmodel/kernels/cuda/reduce.cuh"

@@ -15,7 +15,7 @@
 #include "genmodel/kernels/cpu/softmax.hpp"
 #include "genmodel/kernels/cpu/unary.hpp"
 #include "genmodel/kernels/cuda/broadcast_ops.cuh"
-#include "genmodel/kernels/cuda/reduce_ops.cuh"
+#include "genmodel/kernels/cuda/reduce.cuh"
 #include "genmodel/kernels/cuda/softmax.cuh"
 
 namespace gm = genmodel;

@@ -15,7 +15,7 @@
 #include "genmodel/kernels/cuda/norm.cuh"
 #include "genmodel/kernels/cuda/optim.cuh"
 #include "genmodel/kernels/cuda/pool.cuh"
-#include "genmodel/kernels/cuda/reduce_ops.cuh"
+#include "genmodel/kernels/cuda/reduce.cuh"
 #include "genmodel/kernels/cuda/softmax.cuh"
 #include "genmodel/kernels/cuda/upsample.cuh"
 

@@ -2,11 +2,9 @@
 // elementwise kernels, the device side of kernels/cpu/broadcast.hpp and
 // kernels/cpu/unary.hpp. The host merges dims and computes strides exactly as
 // the CPU kernels do (StridedSpace); each thread then maps its flat output
-// index to the two input offsets. The functors are small structs with a
-// __device__ call operator, so no extended lambdas are needed.
+// index to the two input offsets (strided_offsets, shared with the CPU). The
+// functors are the ops' __host__ __device__ lambdas (--extended-lambda).
 #pragma once
-
-#include <cmath>
 
 #include "genmodel/kernels/cpu/broadcast.hpp"
 #include "genmodel/kernels/cuda/launch.cuh"
@@ -87,64 +85,5 @@ void add_channel_bias(T* y, const T* bias, int64_t n, int64_t channels, int64_t 
   detail::channel_bias_kernel<<<grid_for(n), kThreads, 0, cuda_backend::stream()>>>(y, bias, n, channels, plane);
   check_launch(op);
 }
-
-// ---- functors --------------------------------------------------------------
-struct Add {
-  template <class T> __device__ T operator()(T x, T y) const { return x + y; }
-};
-struct Sub {
-  template <class T> __device__ T operator()(T x, T y) const { return x - y; }
-};
-struct Mul {
-  template <class T> __device__ T operator()(T x, T y) const { return x * y; }
-};
-struct Div {
-  template <class T> __device__ T operator()(T x, T y) const { return x / y; }
-};
-struct Pow {
-  template <class T> __device__ T operator()(T x, T y) const { return ::pow(x, y); }
-};
-struct Maximum {
-  template <class T> __device__ T operator()(T x, T y) const { return x > y ? x : y; }
-};
-struct Minimum {
-  template <class T> __device__ T operator()(T x, T y) const { return x < y ? x : y; }
-};
-
-struct Neg {
-  template <class T> __device__ T operator()(T x) const { return -x; }
-};
-struct Exp {
-  template <class T> __device__ T operator()(T x) const { return ::exp(x); }
-};
-struct Log {
-  template <class T> __device__ T operator()(T x) const { return ::log(x); }
-};
-struct Sqrt {
-  template <class T> __device__ T operator()(T x) const { return ::sqrt(x); }
-};
-struct Tanh {
-  template <class T> __device__ T operator()(T x) const { return ::tanh(x); }
-};
-struct Sigmoid {
-  template <class T> __device__ T operator()(T x) const { return T(1) / (T(1) + ::exp(-x)); }
-};
-/// SiLU, x * sigmoid(x).
-struct Silu {
-  template <class T> __device__ T operator()(T x) const { return x / (T(1) + ::exp(-x)); }
-};
-struct Relu {
-  template <class T> __device__ T operator()(T x) const { return x > T(0) ? x : T(0); }
-};
-/// x where x > 0, slope * x elsewhere.
-struct LeakyRelu {
-  double slope;
-  template <class T> __device__ T operator()(T x) const { return x > T(0) ? x : T(slope) * x; }
-};
-/// scale * x + shift.
-struct Affine {
-  double scale, shift;
-  template <class T> __device__ T operator()(T x) const { return T(scale) * x + T(shift); }
-};
 
 }  // namespace genmodel::kernels::cuda

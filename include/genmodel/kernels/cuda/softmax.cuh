@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "genmodel/kernels/cpu/softmax.hpp"
-#include "genmodel/kernels/cuda/reduce_ops.cuh"
+#include "genmodel/kernels/cuda/reduce.cuh"
 
 namespace genmodel::kernels::cuda {
 
