@@ -209,8 +209,8 @@ TEMPLATE_TEST_CASE("cuda ops: index ops, embedding and dropout match the CPU", "
 
 TEST_CASE("cuda ops: a model and its optimizer train on the GPU as on the CPU", "[device]") {
   // The same MLP on both devices (the CPU weights loaded into the cuda
-  // copy), ten Adam steps on the same batch: the losses and the final
-  // weights agree.
+  // copy), ten Adam steps on the same batch, the gradients clipped: the
+  // losses, the gradient norms, the step counts and the final weights agree.
   using T = double;
   auto make = []<class D>(D) {
     auto m = std::make_shared<gm::nn::Sequential<T, D>>();
@@ -236,11 +236,16 @@ TEST_CASE("cuda ops: a model and its optimizer train on the GPU as on the CPU", 
     opt_d.zero_grad();
     loss_h.backward();
     loss_d.backward();
+    const double norm_h = gm::optim::clip_grad_norm_(host->parameters(), 0.5);
+    const double norm_d = gm::optim::clip_grad_norm_(dev->parameters(), 0.5);
+    CHECK(std::abs(norm_d - norm_h) < 1e-12 * norm_h);
     opt_h.step();
     opt_d.step();
   }
   const auto ph = host->parameters();
   const auto pd = dev->parameters();
-  for (std::size_t i = 0; i < ph.size(); ++i)
+  for (std::size_t i = 0; i < ph.size(); ++i) {
     CHECK(gmtest::rel_error(pd[i].to_vector(), ph[i].to_vector()) < 1e-12);
+    CHECK(opt_d.state(i).at("step").item() == 10.0);
+  }
 }

@@ -79,6 +79,38 @@ TEST_CASE("a loaded optimizer state continues bitwise", "[optim]") {
   }
 }
 
+TEST_CASE("Adam reloaded into itself after further steps counts from the loaded step", "[optim]") {
+  // Adam keeps a host copy of each "step"; loading must replace it too.
+  auto run = make_params();
+  optim::Adam<float> straight(run, {.lr = 0.02});
+  for (int k = 0; k < 8; ++k) {
+    compute_grads(run, k);
+    straight.step();
+  }
+  auto ps = make_params();
+  optim::Adam<float> opt(ps, {.lr = 0.02});
+  for (int k = 0; k < 5; ++k) {
+    compute_grads(ps, k);
+    opt.step();
+  }
+  const auto saved = opt.state_dict();
+  const std::vector<TF> weights = {ps[0].clone_data(), ps[1].clone_data()};
+  for (int k = 0; k < 3; ++k) {  // steps 6..8, then undone
+    compute_grads(ps, k);
+    opt.step();
+  }
+  CHECK(opt.state(0).at("step").item() == 8.0f);
+  for (size_t j = 0; j < ps.size(); ++j) std::memcpy(ps[j].data(), weights[j].data(), sizeof(float) * ps[j].numel());
+  opt.load_state_dict(saved);
+  CHECK(opt.state(0).at("step").item() == 5.0f);
+  for (int k = 5; k < 8; ++k) {
+    compute_grads(ps, k);
+    opt.step();
+  }
+  CHECK(opt.state(1).at("step").item() == 8.0f);
+  for (size_t j = 0; j < ps.size(); ++j) CHECK(ps[j].to_vector() == run[j].to_vector());
+}
+
 TEST_CASE("state dict keys and metadata", "[optim]") {
   auto ps = make_params();
   optim::Adam<float> opt(ps, {.lr = 0.01});

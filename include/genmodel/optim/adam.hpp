@@ -59,19 +59,31 @@ class AdamImpl : public GroupedOptimizer<Options, T, D> {
     GM_CHECK(g.weight_decay >= 0, this->name_, ": ", op, ": weight_decay must be >= 0, got ", g.weight_decay);
   }
 
-  void update(const Options& g, TensorT& p, const TensorT& grad, State& st) override {
+  void update(const Options& g, size_t index, TensorT& p, const TensorT& grad, State& st) override {
+    if (host_steps_.size() <= index) host_steps_.resize(index + 1, kUnknown);
+    int64_t& step = host_steps_[index];
     if (st.empty()) {
       st["step"] = full<T, D>(Shape{}, T(0));
       st["exp_avg"] = zeros<T, D>(p.shape());
       st["exp_avg_sq"] = zeros<T, D>(p.shape());
+      step = 0;
     }
-    // The count lives in the state (as in PyTorch) on the parameter's device.
-    const T step = st["step"].item() + T(1);
-    StorageTraits<T, D>::fill(st["step"].data(), 1, step);
+    // The count lives in the state (as in PyTorch) on the parameter's device,
+    // and, as PyTorch keeps it on the host, a host copy spares the update a
+    // read from the device (a synchronisation per parameter on a GPU).
+    if (step == kUnknown) step = int64_t(st["step"].item());
+    ++step;
+    StorageTraits<T, D>::fill(st["step"].data(), 1, T(step));
     kernels::Backend<D>::adam_step(p.data(), grad.data(), st["exp_avg"].data(), st["exp_avg_sq"].data(), p.numel(),
-                            kernels::cpu::AdamCoeffs{g.lr, g.betas[0], g.betas[1], g.eps, g.weight_decay, Decoupled,
-                             static_cast<int64_t>(step)});
+                                   kernels::cpu::AdamCoeffs{g.lr, g.betas[0], g.betas[1], g.eps, g.weight_decay,
+                                                            Decoupled, step});
   }
+
+  void state_loaded() override { host_steps_.clear(); }
+
+ private:
+  static constexpr int64_t kUnknown = -1;  // read from the state tensor at the next update
+  std::vector<int64_t> host_steps_;        // by parameter index; the state's "step" on the host
 };
 }  // namespace detail
 

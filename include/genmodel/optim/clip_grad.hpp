@@ -7,8 +7,11 @@
 #include <cmath>
 #include <vector>
 
+#include "genmodel/autograd/grad_mode.hpp"
+#include "genmodel/core/factories.hpp"
 #include "genmodel/core/tensor.hpp"
-#include "genmodel/kernels/cpu/unary.hpp"
+#include "genmodel/ops/elementwise.hpp"
+#include "genmodel/ops/reduce.hpp"
 
 namespace genmodel::optim {
 
@@ -16,16 +19,15 @@ namespace genmodel::optim {
 template <class T, class D>
 double clip_grad_norm_(const std::vector<Tensor<T, D>>& params, double max_norm) {
   GM_CHECK(max_norm >= 0, "clip_grad_norm_: max_norm must be >= 0, got ", max_norm);
-  double sq = 0;
+  NoGradGuard no_grad;
+  // The squares are summed on the gradients' device; one scalar comes back.
+  Tensor<T, D> sq = zeros<T, D>(Shape{});
   for (const auto& p : params) {
     GM_CHECK(p.defined(), "clip_grad_norm_: undefined parameter");
     const Tensor<T, D> g = p.grad();
-    if (!g.defined()) continue;
-    const auto host = g.template to<cpu>();  // g itself on the CPU
-    const T* d = host.data();
-    for (int64_t i = 0, n = g.numel(); i < n; ++i) sq += double(d[i]) * double(d[i]);
+    if (g.defined()) sq = add(sq, sum(mul(g, g)));
   }
-  const double total = std::sqrt(sq);
+  const double total = std::sqrt(double(sq.item()));
   const double coef = max_norm / (total + 1e-6);
   if (coef >= 1) return total;
   for (auto p : params) {

@@ -133,7 +133,7 @@ class GroupedOptimizer : public Optimizer<T, D> {
     for (auto& g : groups_)
       for (auto& p : g.params) {
         const TensorT grad = p.grad();
-        if (grad.defined()) update(g, p, grad, state_[i]);
+        if (grad.defined()) update(g, i, p, grad, state_[i]);
         ++i;
       }
   }
@@ -224,6 +224,7 @@ class GroupedOptimizer : public Optimizer<T, D> {
     }
     groups_ = std::move(groups);
     state_ = std::move(state);
+    state_loaded();
   }
 
  protected:
@@ -234,8 +235,12 @@ class GroupedOptimizer : public Optimizer<T, D> {
   virtual std::vector<std::string> state_keys(const Options& g) const = 0;
   /// Throws when g's settings are invalid; `op` says who asked.
   virtual void validate(const Options& g, const char* op) const = 0;
-  /// One in-place update of p with gradient grad.
-  virtual void update(const Options& g, TensorT& p, const TensorT& grad, State& st) = 0;
+  /// One in-place update of p (parameter `index` over all groups) with
+  /// gradient grad; st is its state.
+  virtual void update(const Options& g, size_t index, TensorT& p, const TensorT& grad, State& st) = 0;
+  /// Called after load_state_dict has replaced the state, for optimizers
+  /// that keep host-side copies of it.
+  virtual void state_loaded() {}
 
   const char* name_;
 

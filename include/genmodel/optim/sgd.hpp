@@ -51,7 +51,7 @@ class SGD : public GroupedOptimizer<SGDOptions, T, D> {
              " and dampening ", g.dampening);
   }
 
-  void update(const SGDOptions& g, TensorT& p, const TensorT& grad, State& st) override {
+  void update(const SGDOptions& g, size_t, TensorT& p, const TensorT& grad, State& st) override {
     T* buf = nullptr;
     bool first = false;
     if (g.momentum != 0) {
