@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     std::cout << "bench_cuda_steps: no CUDA device, nothing to time\n";
     return 0;
   }
+  gm::cuda_backend::set_cudnn_benchmark(true);  // timed algorithm choice, as torch_common's cudnn.benchmark
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

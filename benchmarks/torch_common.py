@@ -352,7 +352,7 @@ def use_device(args: argparse.Namespace) -> None:
     if args.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cudnn.benchmark = True  # an algorithm per shape, as genmodel caches one
+        torch.backends.cudnn.benchmark = True  # a timed algorithm per shape, as the genmodel benches set
         torch.set_default_device("cuda")
 
 

@@ -11,8 +11,9 @@
 //   - Backend<cuda> (kernels/cuda/backend.cuh): every kernel the ops call, so
 //     the differentiable ops, the layers and the optimizers run on
 //     Tensor<T, cuda> unchanged: cuBLAS GEMM (TF32 off unless
-//     set_allow_tf32(true)), cuDNN convolution, genmodel's kernels for the
-//     rest;
+//     set_allow_tf32(true)), cuDNN convolution (descriptors and algorithm
+//     cached per shape; set_cudnn_benchmark(true) times the candidates, like
+//     torch.backends.cudnn.benchmark), genmodel's kernels for the rest;
 //   - errors from CUDA, cuBLAS and cuDNN as genmodel::Error naming the call.
 // A model moves to the GPU by building it with the device parameter cuda and
 // loading the CPU model's state_dict() (Module::load_state_dict copies

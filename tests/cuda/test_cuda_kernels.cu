@@ -95,6 +95,42 @@ TEST_CASE("cuda conv2d: the algorithm is chosen once and its workspace reused", 
   REQUIRE(y.to_vector() == first);  // same algorithm: the same bits
 }
 
+TEST_CASE("cuda conv2d: with cudnn benchmark on, the timed choice matches the CPU and is kept", "[device]") {
+  // A shape of its own, so that the plan is made here with the setting on.
+  std::mt19937_64 rng(5);
+  const auto g = gm::kernels::conv2d_geometry(6, 24, 12, 12, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  auto x = gmtest::random_both<float>({g.n, g.c, g.h, g.w}, rng);
+  auto w = gmtest::random_both<float>({g.o, g.c, g.kh, g.kw}, rng);
+  auto dy = gmtest::random_both<float>({g.n, g.o, g.oh, g.ow}, rng);
+  gm::cuda_backend::set_cudnn_benchmark(true);
+  struct Off {
+    ~Off() { gm::cuda_backend::set_cudnn_benchmark(false); }
+  } off;
+  auto yh = gm::Tensor<float>::empty(dy.host.shape());
+  auto dxh = gm::Tensor<float>::empty(x.host.shape());
+  auto dwh = gm::Tensor<float>::empty(w.host.shape());
+  kh::conv2d_forward(g, x.host.data(), w.host.data(), yh.data());
+  kh::conv2d_backward_data(g, dy.host.data(), w.host.data(), dxh.data());
+  kh::conv2d_backward_weight(g, x.host.data(), dy.host.data(), dwh.data());
+  auto yd = gm::Tensor<float, cuda>::empty(dy.host.shape());
+  auto dxd = gm::Tensor<float, cuda>::empty(x.host.shape());
+  auto dwd = gm::Tensor<float, cuda>::empty(w.host.shape());
+  auto all = [&] {
+    kc::conv2d_forward(g, x.dev.data(), w.dev.data(), yd.data());
+    kc::conv2d_backward_data(g, dy.dev.data(), w.dev.data(), dxd.data());
+    kc::conv2d_backward_weight(g, x.dev.data(), dy.dev.data(), dwd.data());
+  };
+  all();  // the trials write the outputs too; the chosen algorithm overwrites them
+  CHECK(gmtest::rel_error(yd.to_vector(), yh.to_vector()) < gmtest::parity_tol<float>());
+  CHECK(gmtest::rel_error(dxd.to_vector(), dxh.to_vector()) < gmtest::parity_tol<float>());
+  CHECK(gmtest::rel_error(dwd.to_vector(), dwh.to_vector()) < gmtest::parity_tol<float>());
+  const auto y_first = yd.to_vector();
+  const auto before = gm::cuda_backend::allocator().stats();
+  all();
+  CHECK(gm::cuda_backend::allocator().stats().system_allocs == before.system_allocs);
+  CHECK(yd.to_vector() == y_first);  // no second trial: the same algorithm
+}
+
 TEMPLATE_TEST_CASE("cuda elementwise: broadcasting binary ops and maps match the CPU", "[device]", float,
                    double) {
   using T = TestType;
