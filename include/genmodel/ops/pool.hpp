@@ -41,7 +41,8 @@ Tensor<T, D> max_pool2d(const Tensor<T, D>& x, Size2 kernel, Size2 stride, Size2
   kernels::Backend<D>::max_pool2d_forward(geo, x.data(), out.data(), idx.data());
   return record(out, "max_pool2d", {&x}, [idx, shape = x.shape()](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
     const Shape planes{shape[0] * shape[1], shape[2] * shape[3]};
-    return detail::Grads<T, D>{reshape(scatter_add(planes, 1, idx, reshape(g, idx.shape().vec())), shape.vec())};
+    return detail::Grads<T, D>{
+        reshape(detail::scatter_add_in_range(planes, 1, idx, reshape(g, idx.shape().vec())), shape.vec())};
   });
 }
 

@@ -62,6 +62,16 @@ void check_gather_shapes(const Shape& xs, int dim, const Shape& is, const char* 
     GM_CHECK(d == dim || is[d] <= xs[d], op, ": index shape ", is, " exceeds data shape ", xs, " at dim ", d);
 }
 
+// The ops on indices already known to be in range: the public index ops
+// check them once (a host copy on a GPU) and their backward passes, and
+// max_pool2d's argmaxes, come here without a second look.
+template <class T, class D>
+Tensor<T, D> scatter_add_in_range(const Shape& shape, int d, const Tensor<int64_t, D>& index, const Tensor<T, D>& src);
+
+/// x's slices at `index` along d.
+template <class T, class D>
+Tensor<T, D> index_select_in_range(const Tensor<T, D>& x, int d, const Tensor<int64_t, D>& index);
+
 /// zeros(shape) with g's rows added at `index` along dim (the adjoint of index_select).
 template <class T, class D>
 Tensor<T, D> index_add(const Shape& shape, int dim, const Tensor<int64_t, D>& index, const Tensor<T, D>& g) {
@@ -69,7 +79,39 @@ Tensor<T, D> index_add(const Shape& shape, int dim, const Tensor<int64_t, D>& in
   const int64_t outer = shape.prod(0, dim), inner = shape.prod(dim + 1, shape.size()), n = index.numel();
   kernels::Backend<D>::index_add_rows(g.data(), outer, n, inner, index.data(), out.data(), shape[dim]);
   return record(out, "index_add", {&g}, [dim, index](const Tensor<T, D>& gg, const Tensor<T, D>&, unsigned) {
-    return Grads<T, D>{index_select(gg, dim, index)};
+    return Grads<T, D>{index_select_in_range(gg, dim, index)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> index_select_in_range(const Tensor<T, D>& x, int d, const Tensor<int64_t, D>& index) {
+  const int64_t n = index.numel(), limit = x.shape()[d];
+  Shape out_shape = x.shape();
+  out_shape[d] = n;
+  auto out = Tensor<T, D>::empty(out_shape);
+  const int64_t outer = x.shape().prod(0, d), inner = x.shape().prod(d + 1, x.dim());
+  kernels::Backend<D>::index_select_rows(x.data(), outer, limit, inner, index.data(), n, out.data());
+  return record(out, "index_select", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return Grads<T, D>{index_add(shape, d, index, g)};
+  });
+}
+
+/// x at `index` along d (index has x's rank).
+template <class T, class D>
+Tensor<T, D> gather_in_range(const Tensor<T, D>& x, int d, const Tensor<int64_t, D>& index) {
+  auto out = Tensor<T, D>::empty(index.shape());
+  kernels::Backend<D>::gather(x.data(), x.shape(), d, index.data(), index.shape(), out.data());
+  return record(out, "gather", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return Grads<T, D>{scatter_add_in_range(shape, d, index, g)};
+  });
+}
+
+template <class T, class D>
+Tensor<T, D> scatter_add_in_range(const Shape& shape, int d, const Tensor<int64_t, D>& index, const Tensor<T, D>& src) {
+  auto out = zeros<T, D>(shape);
+  kernels::Backend<D>::scatter_add(src.data(), index.shape(), d, index.data(), shape, out.data());
+  return record(out, "scatter_add", {&src}, [d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
+    return Grads<T, D>{gather_in_range(g, d, index)};
   });
 }
 }  // namespace detail
@@ -208,16 +250,8 @@ template <class T, class D>
 Tensor<T, D> index_select(const Tensor<T, D>& x, int64_t dim, const Tensor<int64_t, D>& index) {
   const int d = wrap_dim(dim, x.dim(), "index_select");
   GM_CHECK(index.dim() <= 1, "index_select: index must be 1-d, got shape ", index.shape());
-  const int64_t n = index.numel(), limit = x.shape()[d];
-  kernels::Backend<D>::check_index_range(index.data(), n, limit, "index_select");
-  Shape out_shape = x.shape();
-  out_shape[d] = n;
-  auto out = Tensor<T, D>::empty(out_shape);
-  const int64_t outer = x.shape().prod(0, d), inner = x.shape().prod(d + 1, x.dim());
-  kernels::Backend<D>::index_select_rows(x.data(), outer, limit, inner, index.data(), n, out.data());
-  return record(out, "index_select", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
-    return detail::Grads<T, D>{detail::index_add(shape, d, index, g)};
-  });
+  kernels::Backend<D>::check_index_range(index.data(), index.numel(), x.shape()[d], "index_select");
+  return detail::index_select_in_range(x, d, index);
 }
 
 template <class T, class D>
@@ -225,11 +259,7 @@ Tensor<T, D> gather(const Tensor<T, D>& x, int64_t dim, const Tensor<int64_t, D>
   const int d = wrap_dim(dim, x.dim(), "gather");
   detail::check_gather_shapes<T, D>(x.shape(), d, index.shape(), "gather");
   kernels::Backend<D>::check_index_range(index.data(), index.numel(), x.shape()[d], "gather");
-  auto out = Tensor<T, D>::empty(index.shape());
-  kernels::Backend<D>::gather(x.data(), x.shape(), d, index.data(), index.shape(), out.data());
-  return record(out, "gather", {&x}, [shape = x.shape(), d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
-    return detail::Grads<T, D>{scatter_add(shape, d, index, g)};
-  });
+  return detail::gather_in_range(x, d, index);
 }
 
 template <class T, class D>
@@ -238,11 +268,7 @@ Tensor<T, D> scatter_add(const Shape& shape, int64_t dim, const Tensor<int64_t, 
   detail::check_gather_shapes<T, D>(shape, d, index.shape(), "scatter_add");
   GM_CHECK(src.shape() == index.shape(), "scatter_add: src of shape ", src.shape(), " must match index shape ", index.shape());
   kernels::Backend<D>::check_index_range(index.data(), index.numel(), shape[d], "scatter_add");
-  auto out = zeros<T, D>(shape);
-  kernels::Backend<D>::scatter_add(src.data(), index.shape(), d, index.data(), shape, out.data());
-  return record(out, "scatter_add", {&src}, [d, index](const Tensor<T, D>& g, const Tensor<T, D>&, unsigned) {
-    return detail::Grads<T, D>{gather(g, d, index)};
-  });
+  return detail::scatter_add_in_range(shape, d, index, src);
 }
 
 template <class T, class D>
