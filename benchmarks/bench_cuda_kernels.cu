@@ -2,7 +2,8 @@
 // (cuDNN, three directions) on the shapes issue 6 names: a 4096 GEMM with
 // TF32 off and on, the DCGAN layers at batch 64 and 256, the U-Net's 3x3
 // convolutions at batch 64. Times come from CUDA events around each
-// iteration (manual time), so they are device times; the PyTorch twin is
+// iteration (manual time), so they are device times; cuDNN's algorithms are
+// chosen by timed trials (set_cudnn_benchmark), as in the PyTorch twin,
 // benchmarks/torch_cuda_kernels.py. Without a GPU it says so and exits 0.
 #include <benchmark/benchmark.h>
 

@@ -5,8 +5,9 @@ A 4096 x 4096 float32 GEMM with TF32 off and on, and the convolutions of
 bench_cuda_kernels.cu (the DCGAN layers at batch 64 and 256, the U-Net's
 3x3 layers at batch 64) forward, backward-data and backward-weight, through
 torch.nn.functional.conv2d and torch.nn.grad (which call cuDNN). TF32 is
-off for the convolutions as in genmodel's default; cudnn.benchmark stays
-off (heuristic algorithm choice, as genmodel's). Each figure is the median
+off for the convolutions as in genmodel's default; cudnn.benchmark is on
+(a timed algorithm choice per shape), as bench_cuda_kernels sets
+genmodel's set_cudnn_benchmark. Each figure is the median
 of --iters device times from CUDA events, after --warmup runs. Prints one
 JSON line per figure. Needs a GPU: run it on the machine of the issue-6
 benchmarks, next to build/benchmarks/bench_cuda_kernels.
@@ -51,7 +52,7 @@ def main():
         raise SystemExit("torch_cuda_kernels.py: no CUDA device")
     dev = torch.device("cuda")
     torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.benchmark = True
     gpu = torch.cuda.get_device_name(0)
 
     n = 4096
